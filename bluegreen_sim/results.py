@@ -1,0 +1,238 @@
+"""What a run gives back: the recorder the data plane writes to, and the :class:`Result`.
+
+The recorder keeps per-second rows (by the second a response went out), exact per-second
+percentiles (each second is finalised in one piece), mergeable latency histograms for every
+longer span, and, only when asked, one row per request. Counts in ``summary``, ``timeline`` and
+``requests`` are production traffic only; test-listener traffic is counted on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .cloudwatch import HIST_BUCKETS, hist_bucket, hist_percentile
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .simulation import World
+
+REVISIONS = ("blue", "green")
+
+
+class Recorder:
+    """Accumulates finished requests and sampled state, second by second."""
+
+    def __init__(self, world: World, record_requests: bool):
+        self.world = world
+        horizon = int(math.ceil(world.scenario.duration)) + 1
+        self.n = horizon
+        self.sec = {
+            name: np.zeros((horizon, 2))
+            for name in ("requests", "errors", "ok", "lat_sum", "p50", "p99")
+        }
+        self.sec["p50"][:] = np.nan
+        self.sec["p99"][:] = np.nan
+        self.state = {
+            name: np.full((horizon, 2), np.nan)
+            if name != "green_weight"
+            else np.full(horizon, np.nan)
+            for name in ("green_weight", "healthy", "running")
+        }
+        self.minute_hist: dict[int, np.ndarray] = {}
+        self.hist = np.zeros(HIST_BUCKETS, np.int64)
+        self.status_counts: dict[tuple[int, int], int] = {}
+        self.latency_sum = 0.0
+        self.test_requests = 0
+        self.test_failed = 0
+        self.record_requests = record_requests
+        self.request_chunks: list[dict[str, np.ndarray]] = []
+
+    def _grow(self, n: int) -> None:
+        if n <= self.n:
+            return
+        extra = n - self.n
+        for name, arr in self.sec.items():
+            fill = np.nan if name in ("p50", "p99") else 0.0
+            self.sec[name] = np.concatenate((arr, np.full((extra, 2), fill)))
+        for name, arr in self.state.items():
+            shape = (extra,) + arr.shape[1:]
+            self.state[name] = np.concatenate((arr, np.full(shape, np.nan)))
+        self.n = n
+
+    def sample_state(self, t0: float, t1: float) -> None:
+        """Record the control state in force over [t0, t1) for the seconds it covers."""
+        world = self.world
+        s0, s1 = int(math.ceil(t0 - 1e-9)), int(math.ceil(t1 - 1e-9))
+        counts = [world.alb.target_group(r).counts() for r in REVISIONS]
+        world.metrics.sample_hosts(t0, t1, counts)
+        if s1 <= s0:
+            return
+        self._grow(s1)
+        self.state["green_weight"][s0:s1] = world.listener.green_weight
+        for g, rev in enumerate(REVISIONS):
+            ts = world.task_sets.get(rev)
+            running = len(ts.running()) if ts else 0
+            self.state["healthy"][s0:s1, g] = counts[g][0]
+            self.state["running"][s0:s1, g] = running
+
+    def record(self, batch: dict[str, np.ndarray]) -> None:
+        """Take a batch of finished requests (whole seconds of responses)."""
+        resp = batch["response"]
+        latency = resp - batch["arrival"]
+        status = batch["status"]
+        rev = batch["revision"].astype(np.int64)
+        self.world.metrics.add(resp, status, rev, latency)
+        prod = batch["kind"] == 0
+        if not prod.all():
+            test = ~prod
+            self.test_requests += int(test.sum())
+            self.test_failed += int((status[test] >= 500).sum())
+            resp, latency, status, rev = resp[prod], latency[prod], status[prod], rev[prod]
+            batch = {k: v[prod] for k, v in batch.items()}
+        if not len(resp):
+            return
+        sec = np.floor(resp).astype(np.int64)
+        self._grow(int(sec.max()) + 1)
+        failed = status >= 500
+        key = sec * 2 + rev
+        k0 = int(key.min())
+        nk = int(key.max()) - k0 + 1
+        rel = key - k0
+        for name, weights in (
+            ("requests", None),
+            ("errors", failed),
+            ("ok", status == 200),
+            ("lat_sum", latency),
+        ):
+            add = np.bincount(rel, weights=weights, minlength=nk)
+            flat = self.sec[name].reshape(-1)
+            flat[k0 : k0 + nk] += add
+        # Exact per-second percentiles: each second arrives here in one piece.
+        order = np.lexsort((latency, key))
+        ks, ls = key[order], latency[order]
+        uniq, first, counts = np.unique(ks, return_index=True, return_counts=True)
+        for name, q in (("p50", 0.5), ("p99", 0.99)):
+            pos = first + q * (counts - 1)
+            lo = np.floor(pos).astype(np.int64)
+            hi = np.minimum(lo + 1, first + counts - 1)
+            val = ls[lo] + (pos - lo) * (ls[hi] - ls[lo])
+            self.sec[name].reshape(-1)[uniq] = val * 1000.0
+        # Histograms: the whole run, and per minute for the worst-minute p99.
+        ids = hist_bucket(latency * 1000.0)
+        self.hist += np.bincount(ids, minlength=HIST_BUCKETS)
+        minute = sec // 60
+        for m in np.unique(minute):
+            h = self.minute_hist.get(int(m))
+            part = np.bincount(ids[minute == m], minlength=HIST_BUCKETS)
+            self.minute_hist[int(m)] = part if h is None else h + part
+        self.latency_sum += float(latency.sum())
+        for (r, s), c in _pairs(rev, status):
+            self.status_counts[(r, s)] = self.status_counts.get((r, s), 0) + c
+        if self.record_requests:
+            self.request_chunks.append(
+                {
+                    "arrival_s": batch["arrival"],
+                    "revision": rev,
+                    "task": batch["task"],
+                    "start_s": np.minimum(batch["start"], resp),
+                    "finish_s": resp,
+                    "latency_ms": latency * 1000.0,
+                    "status": status,
+                }
+            )
+
+
+def _pairs(rev: np.ndarray, status: np.ndarray):
+    key = rev.astype(np.int64) * 1000 + status
+    uniq, counts = np.unique(key, return_counts=True)
+    return [((int(k // 1000), int(k % 1000)), int(c)) for k, c in zip(uniq, counts, strict=True)]
+
+
+@dataclass
+class Result:
+    """Everything one run produced. Times are seconds from the start of the simulation."""
+
+    summary: dict[str, Any]
+    timeline: pd.DataFrame
+    events: pd.DataFrame
+    metrics: pd.DataFrame
+    alarms: pd.DataFrame
+    requests: pd.DataFrame | None = None
+    scenario: Any = field(default=None, repr=False)
+
+    def plot(self, path: str | Path | None = None) -> Figure:
+        """One figure with aligned panels over time (see :mod:`bluegreen_sim.plots`)."""
+        from .plots import plot_result
+
+        fig = plot_result(self)
+        if path is not None:
+            fig.savefig(path, dpi=110, bbox_inches="tight")
+        return fig
+
+    def save(self, out: str | Path, *, requests_format: str = "parquet") -> list[Path]:
+        """Write summary.json, timeline.csv, events.csv, metrics.csv, alarms.csv (and the
+        requests, when recorded) into ``out``; returns the paths written."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        written = [out / "summary.json"]
+        (out / "summary.json").write_text(json.dumps(self.summary, indent=2, default=_json))
+        for name in ("timeline", "events", "metrics", "alarms"):
+            path = out / f"{name}.csv"
+            getattr(self, name).to_csv(path, index=False)
+            written.append(path)
+        if self.requests is not None:
+            if requests_format == "parquet":
+                try:
+                    path = out / "requests.parquet"
+                    self.requests.to_parquet(path, index=False)
+                except ImportError:
+                    requests_format = "csv"
+            if requests_format == "csv":
+                path = out / "requests.csv"
+                self.requests.to_csv(path, index=False)
+            written.append(path)
+        return written
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+def build_timeline(rec: Recorder, world: World) -> pd.DataFrame:
+    """One row per second."""
+    n = max(rec.n, int(math.ceil(world.scenario.duration)))
+    t = np.arange(n, dtype=float)
+    data: dict[str, Any] = {"time_s": t}
+    weight = rec.state["green_weight"][:n]
+    data["green_weight"] = pd.Series(weight).ffill().fillna(0.0).to_numpy()
+    for g, rev in enumerate(REVISIONS):
+        data[f"requests_{rev}"] = rec.sec["requests"][:n, g].astype(np.int64)
+        data[f"errors_{rev}"] = rec.sec["errors"][:n, g].astype(np.int64)
+    for g, rev in enumerate(REVISIONS):
+        data[f"p50_ms_{rev}"] = rec.sec["p50"][:n, g]
+        data[f"p99_ms_{rev}"] = rec.sec["p99"][:n, g]
+    for g, rev in enumerate(REVISIONS):
+        for name in ("healthy", "running"):
+            col = pd.Series(rec.state[name][:n, g]).ffill().fillna(0.0)
+            data[f"{name}_{rev}"] = col.to_numpy().astype(np.int64)
+    frame = pd.DataFrame(data)
+    for alarm in world.alarms.values():
+        states = np.full(n, "INSUFFICIENT_DATA", dtype=object)
+        for h in alarm.history:
+            states[int(math.ceil(h["time_s"])) :] = h["new_state"]
+        frame[f"alarm_{alarm.spec.name}"] = states
+    return frame
+
+
+def percentile_ms(hist: np.ndarray, q: float) -> float | None:
+    return None if hist.sum() == 0 else hist_percentile(hist, q)
