@@ -52,6 +52,8 @@ class TargetGroup:
         self.spec = spec
         self.targets: list[Task] = []  # registered, not draining
         self.rr = 0  # round-robin position, carried across windows
+        self._cache_key: tuple | None = None
+        self._cache: tuple[np.ndarray, np.ndarray | None] = (np.empty(0, np.int64), None)
 
     # -- membership ------------------------------------------------------------------------
     def register(self, task: Task, *, healthy: bool = False) -> None:
@@ -122,6 +124,15 @@ class TargetGroup:
                     weights[i] = max((now - t.healthy_at) / slow, 0.01)
             return healthy, weights
         return healthy, None
+
+    def in_service_ids(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`in_service` as task ids, cached while membership and health stand still."""
+        key = tuple((t.id, t.health) for t in self.targets)
+        if key != self._cache_key or self.spec.slow_start:
+            tasks, weights = self.in_service()
+            self._cache = (np.array([t.id for t in tasks], np.int64), weights)
+            self._cache_key = key
+        return self._cache
 
     def counts(self) -> tuple[int, int]:
         """(healthy, unhealthy) registered targets, as HealthyHostCount/UnHealthyHostCount."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-import numpy as np
 import simpy
 
 from .distributions import Sampler
@@ -32,8 +31,39 @@ PROVISIONING, PENDING, RUNNING, DRAINING, STOPPED = (
 PROVISIONING_SHARE = 0.2
 
 
+class _Column:
+    """A task attribute kept in the data plane's task table (read there once per window)."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, task: Task | None, owner=None):
+        if task is None:
+            return self
+        return float(task.world.dataplane.table.columns[self.name][task.id])
+
+    def __set__(self, task: Task, value: float) -> None:
+        table = task.world.dataplane.table
+        table.columns[self.name][task.id] = value
+        if self.name in ("latency_multiply", "latency_add", "leak_growth") and value != (
+            1.0 if self.name == "latency_multiply" else 0.0
+        ):
+            table.latency_faults = True
+
+
 class Task:
     """One Fargate task of a revision, and the data-plane state that travels with it."""
+
+    # Faults in force, set by the fault engine, read by the data plane at each window.
+    extra_error_rate = _Column()
+    latency_multiply = _Column()
+    latency_add = _Column()
+    leak_growth = _Column()  # seconds of extra latency per minute of age
+    leak_since = _Column()
+    probe_failure = _Column()
+    overload_error_rate = _Column()
+    overload_utilisation = _Column()
+    faulty = _Column()
 
     def __init__(self, world: World, task_set: TaskSet, number: int):
         self.world = world
@@ -51,18 +81,7 @@ class Task:
         self.healthy_at: float | None = None
         self.slow_start = False  # in ALB slow start since it became healthy
         self.registered_at: float | None = None
-        # Data plane: the time each concurrency slot is free again (FIFO queue state).
-        self.slots = np.zeros(self.concurrency)
-        # Faults in force, set by the fault engine, read by the data plane at each window.
-        self.extra_error_rate = 0.0
-        self.latency_multiply = 1.0
-        self.latency_add = 0.0
-        self.leak_growth = 0.0  # seconds of extra latency per minute of age
-        self.leak_since = 0.0
-        self.probe_failure = 0.0
-        self.overload_error_rate = 0.0
-        self.overload_utilisation = 1.0
-        self.faulty = False
+        world.dataplane.add_task(self)
 
     @property
     def in_target_group(self) -> bool:

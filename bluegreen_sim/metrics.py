@@ -23,7 +23,6 @@ from .cloudwatch import (
     HIST_BUCKETS,
     evaluate_alarm,
     evaluation_range,
-    hist_bucket,
 )
 from .cloudwatch import (
     statistic_value as _statistic_value,
@@ -49,6 +48,9 @@ _C = {name: i for i, name in enumerate(COUNTS)}
 _TRT_N, _TRT_SUM, _TRT_MIN, _TRT_MAX = range(len(COUNTS), len(COUNTS) + 4)
 _WIDTH = len(COUNTS) + 4
 _HOSTS = ("HealthyHostCount", "UnHealthyHostCount")
+_STATUS_INDEX = np.zeros(600, np.int64)  # HTTP status → 0..4 for 200, 500, 502, 503, 504
+for _i, _code in enumerate((200, 500, 502, 503, 504)):
+    _STATUS_INDEX[_code] = _i
 
 
 class MetricStore:
@@ -63,7 +65,7 @@ class MetricStore:
         self.hosts = np.zeros((n, 2, 7))
         self.hosts[:, :, (2, 5)] = np.inf
         self.hosts[:, :, (3, 6)] = -np.inf
-        self.hist: dict[tuple[int, int], list[np.ndarray]] = {}
+        self.hist_batches: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def _ensure(self, bucket: int) -> None:
         if bucket < len(self.values):
@@ -79,56 +81,59 @@ class MetricStore:
         self.hosts = np.concatenate((self.hosts, h))
 
     def add(
-        self, response: np.ndarray, status: np.ndarray, revision: np.ndarray, latency: np.ndarray
+        self,
+        response: np.ndarray,
+        status: np.ndarray,
+        revision: np.ndarray,
+        latency: np.ndarray,
+        hist_ids: np.ndarray,
     ) -> None:
         """Count finished requests (production and test) by when their response went out."""
         if not len(response):
             return
         bucket = (response // RES).astype(np.int64)
-        b0, b1 = int(bucket.min()), int(bucket.max())
+        b0, b1 = int(bucket.min()), int(bucket.max()) + 1
         self._ensure(b1)
-        rel = bucket - b0
-        nb = b1 - b0 + 1
-        target_resp = (status == 200) | (status == 500)
-        # 503s never chose a target: they count for the load balancer only (no RequestCount).
-        chose_target = status != 503
-        cols = {
-            "RequestCount": chose_target,
-            "HTTPCode_Target_2XX_Count": status == 200,
-            "HTTPCode_Target_5XX_Count": status == 500,
-            "HTTPCode_ELB_5XX_Count": status >= 502,
-            "HTTPCode_ELB_502_Count": status == 502,
-            "HTTPCode_ELB_503_Count": status == 503,
-            "HTTPCode_ELB_504_Count": status == 504,
-        }
-        tg = revision.astype(np.int64) + 1
-        for dim_idx, rows in ((LB, None), (BLUE_TG, tg == 1), (GREEN_TG, tg == 2)):
-            for name, mask in cols.items():
-                if dim_idx != LB and name.startswith("HTTPCode_ELB"):
-                    continue
-                m = mask if rows is None else (mask & rows)
-                self.values[b0 : b1 + 1, dim_idx, _C[name]] += np.bincount(
-                    rel, weights=m, minlength=nb
-                )
-            m = target_resp if rows is None else (target_resp & rows)
-            if m.any():
-                lat = latency[m]
-                r = rel[m]
-                seg = self.values[b0 : b1 + 1, dim_idx]
-                seg[:, _TRT_N] += np.bincount(r, minlength=nb)
-                seg[:, _TRT_SUM] += np.bincount(r, weights=lat, minlength=nb)
-                np.minimum.at(seg[:, _TRT_MIN], r, lat)
-                np.maximum.at(seg[:, _TRT_MAX], r, lat)
-        # Latency histograms of target responses, per target group (the LB is their union).
-        m = target_resp
-        if m.any():
-            ids = hist_bucket(latency[m] * 1000.0).astype(np.int32)
-            keys = bucket[m] * 2 + (tg[m] - 1)
-            order = np.argsort(keys, kind="stable")
-            keys, ids = keys[order], ids[order]
-            cut = np.flatnonzero(np.diff(keys)) + 1
-            for k, chunk in zip(keys[np.r_[0, cut]], np.split(ids, cut), strict=True):
-                self.hist.setdefault((int(k) // 2, int(k) % 2), []).append(chunk)
+        nb = b1 - b0
+        key = (bucket - b0) * 2 + revision
+        cat = _STATUS_INDEX[status]
+        c = np.bincount(key * 5 + cat, minlength=nb * 10).reshape(nb, 2, 5).astype(float)
+        v = self.values[b0:b1]
+        # per target group: 503s never chose a target, so they are no RequestCount
+        v[:, 1:, _C["RequestCount"]] += c.sum(axis=2) - c[:, :, 3]
+        v[:, 1:, _C["HTTPCode_Target_2XX_Count"]] += c[:, :, 0]
+        v[:, 1:, _C["HTTPCode_Target_5XX_Count"]] += c[:, :, 1]
+        lb = c.sum(axis=1)
+        v[:, LB, _C["RequestCount"]] += lb.sum(axis=1) - lb[:, 3]
+        v[:, LB, _C["HTTPCode_Target_2XX_Count"]] += lb[:, 0]
+        v[:, LB, _C["HTTPCode_Target_5XX_Count"]] += lb[:, 1]
+        v[:, LB, _C["HTTPCode_ELB_5XX_Count"]] += lb[:, 2:].sum(axis=1)
+        v[:, LB, _C["HTTPCode_ELB_502_Count"]] += lb[:, 2]
+        v[:, LB, _C["HTTPCode_ELB_503_Count"]] += lb[:, 3]
+        v[:, LB, _C["HTTPCode_ELB_504_Count"]] += lb[:, 4]
+        # TargetResponseTime: responses that came from a target (200 or 500)
+        target = cat <= 1
+        if target.any():
+            k = key[target]
+            lat = latency[target]
+            n = np.bincount(k, minlength=nb * 2).reshape(nb, 2)
+            total = np.bincount(k, weights=lat, minlength=nb * 2).reshape(nb, 2)
+            lo = np.full(nb * 2, np.inf)
+            hi = np.full(nb * 2, -np.inf)
+            np.minimum.at(lo, k, lat)
+            np.maximum.at(hi, k, lat)
+            lo, hi = lo.reshape(nb, 2), hi.reshape(nb, 2)
+            for dim, sl in ((BLUE_TG, 0), (GREEN_TG, 1)):
+                v[:, dim, _TRT_N] += n[:, sl]
+                v[:, dim, _TRT_SUM] += total[:, sl]
+                v[:, dim, _TRT_MIN] = np.minimum(v[:, dim, _TRT_MIN], lo[:, sl])
+                v[:, dim, _TRT_MAX] = np.maximum(v[:, dim, _TRT_MAX], hi[:, sl])
+            v[:, LB, _TRT_N] += n.sum(axis=1)
+            v[:, LB, _TRT_SUM] += total.sum(axis=1)
+            v[:, LB, _TRT_MIN] = np.minimum(v[:, LB, _TRT_MIN], lo.min(axis=1))
+            v[:, LB, _TRT_MAX] = np.maximum(v[:, LB, _TRT_MAX], hi.max(axis=1))
+            # Histograms of target responses, kept per batch with the buckets they cover.
+            self.hist_batches.append((b0, b1, bucket[target], revision[target], hist_ids[target]))
 
     def sample_hosts(self, t0: float, t1: float, counts: list[tuple[int, int]]) -> None:
         """Record the (healthy, unhealthy) counts per target group in force over [t0, t1)."""
@@ -195,11 +200,17 @@ class MetricStore:
         return 1.0  # each request is a sample of value 1: Average, Minimum, Maximum are 1
 
     def histogram(self, dimension: int, b0: int, b1: int) -> np.ndarray:
-        groups = (0, 1) if dimension == LB else (dimension - 1,)
-        chunks = [c for b in range(b0, b1) for g in groups for c in self.hist.get((b, g), ())]
-        if not chunks:
-            return np.zeros(HIST_BUCKETS, np.int64)
-        return np.bincount(np.concatenate(chunks), minlength=HIST_BUCKETS)
+        """Latency histogram of target responses in buckets [b0, b1) of one dimension."""
+        out = np.zeros(HIST_BUCKETS, np.int64)
+        for lo, hi, bucket, revision, ids in self.hist_batches:
+            if hi <= b0 or lo >= b1:
+                continue
+            m = (bucket >= b0) & (bucket < b1)
+            if dimension != LB:
+                m &= revision == dimension - 1
+            if m.any():
+                out += np.bincount(ids[m], minlength=HIST_BUCKETS)
+        return out
 
 
 _EXPRESSION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*\*\s*([A-Za-z]\w*)\s*/\s*([A-Za-z]\w*)\s*$")

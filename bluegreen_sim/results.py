@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .cloudwatch import HIST_BUCKETS, hist_bucket, hist_percentile
+from .cloudwatch import HIST_BUCKETS, HIST_MIDPOINTS, hist_bucket, hist_percentile
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 REVISIONS = ("blue", "green")
 
 
+STATUSES = (200, 500, 502, 503, 504)
+STATUS_INDEX = np.zeros(600, np.int64)
+for _i, _code in enumerate(STATUSES):
+    STATUS_INDEX[_code] = _i
+_CHUNK_SECONDS = 64  # bounds the dense per-second histogram of one batch
+
+
 class Recorder:
     """Accumulates finished requests and sampled state, second by second."""
 
@@ -34,21 +41,18 @@ class Recorder:
         self.world = world
         horizon = int(math.ceil(world.scenario.duration)) + 1
         self.n = horizon
-        self.sec = {
-            name: np.zeros((horizon, 2))
-            for name in ("requests", "errors", "ok", "lat_sum", "p50", "p99")
-        }
-        self.sec["p50"][:] = np.nan
-        self.sec["p99"][:] = np.nan
+        # per second and revision: requests, errors, latency sum, p50, p99
+        self.sec = {name: np.zeros((horizon, 2)) for name in ("requests", "errors", "lat_sum")}
+        self.sec["p50"] = np.full((horizon, 2), np.nan)
+        self.sec["p99"] = np.full((horizon, 2), np.nan)
         self.state = {
-            name: np.full((horizon, 2), np.nan)
-            if name != "green_weight"
-            else np.full(horizon, np.nan)
-            for name in ("green_weight", "healthy", "running")
+            "green_weight": np.full(horizon, np.nan),
+            "healthy": np.full((horizon, 2), np.nan),
+            "running": np.full((horizon, 2), np.nan),
         }
         self.minute_hist: dict[int, np.ndarray] = {}
         self.hist = np.zeros(HIST_BUCKETS, np.int64)
-        self.status_counts: dict[tuple[int, int], int] = {}
+        self.status_counts = np.zeros((2, len(STATUSES)), np.int64)  # by revision and status
         self.latency_sum = 0.0
         self.test_requests = 0
         self.test_failed = 0
@@ -63,8 +67,7 @@ class Recorder:
             fill = np.nan if name in ("p50", "p99") else 0.0
             self.sec[name] = np.concatenate((arr, np.full((extra, 2), fill)))
         for name, arr in self.state.items():
-            shape = (extra,) + arr.shape[1:]
-            self.state[name] = np.concatenate((arr, np.full(shape, np.nan)))
+            self.state[name] = np.concatenate((arr, np.full((extra,) + arr.shape[1:], np.nan)))
         self.n = n
 
     def sample_state(self, t0: float, t1: float) -> None:
@@ -79,9 +82,8 @@ class Recorder:
         self.state["green_weight"][s0:s1] = world.listener.green_weight
         for g, rev in enumerate(REVISIONS):
             ts = world.task_sets.get(rev)
-            running = len(ts.running()) if ts else 0
             self.state["healthy"][s0:s1, g] = counts[g][0]
-            self.state["running"][s0:s1, g] = running
+            self.state["running"][s0:s1, g] = len(ts.running()) if ts else 0
 
     def record(self, batch: dict[str, np.ndarray]) -> None:
         """Take a batch of finished requests (whole seconds of responses)."""
@@ -89,53 +91,43 @@ class Recorder:
         latency = resp - batch["arrival"]
         status = batch["status"]
         rev = batch["revision"].astype(np.int64)
-        self.world.metrics.add(resp, status, rev, latency)
+        ids = hist_bucket(latency * 1000.0)
+        self.world.metrics.add(resp, status, rev, latency, ids)
         prod = batch["kind"] == 0
         if not prod.all():
             test = ~prod
             self.test_requests += int(test.sum())
             self.test_failed += int((status[test] >= 500).sum())
-            resp, latency, status, rev = resp[prod], latency[prod], status[prod], rev[prod]
+            resp, latency, status, rev, ids = (
+                resp[prod],
+                latency[prod],
+                status[prod],
+                rev[prod],
+                ids[prod],
+            )
             batch = {k: v[prod] for k, v in batch.items()}
         if not len(resp):
             return
         sec = np.floor(resp).astype(np.int64)
         self._grow(int(sec.max()) + 1)
-        failed = status >= 500
-        key = sec * 2 + rev
-        k0 = int(key.min())
-        nk = int(key.max()) - k0 + 1
-        rel = key - k0
-        for name, weights in (
-            ("requests", None),
-            ("errors", failed),
-            ("ok", status == 200),
-            ("lat_sum", latency),
-        ):
-            add = np.bincount(rel, weights=weights, minlength=nk)
-            flat = self.sec[name].reshape(-1)
-            flat[k0 : k0 + nk] += add
-        # Exact per-second percentiles: each second arrives here in one piece.
-        order = np.lexsort((latency, key))
-        ks, ls = key[order], latency[order]
-        uniq, first, counts = np.unique(ks, return_index=True, return_counts=True)
-        for name, q in (("p50", 0.5), ("p99", 0.99)):
-            pos = first + q * (counts - 1)
-            lo = np.floor(pos).astype(np.int64)
-            hi = np.minimum(lo + 1, first + counts - 1)
-            val = ls[lo] + (pos - lo) * (ls[hi] - ls[lo])
-            self.sec[name].reshape(-1)[uniq] = val * 1000.0
-        # Histograms: the whole run, and per minute for the worst-minute p99.
-        ids = hist_bucket(latency * 1000.0)
-        self.hist += np.bincount(ids, minlength=HIST_BUCKETS)
-        minute = sec // 60
-        for m in np.unique(minute):
-            h = self.minute_hist.get(int(m))
-            part = np.bincount(ids[minute == m], minlength=HIST_BUCKETS)
-            self.minute_hist[int(m)] = part if h is None else h + part
+        cat = STATUS_INDEX[status]
+        s0, s_end = int(sec.min()), int(sec.max()) + 1
+        if s_end - s0 <= _CHUNK_SECONDS:
+            self._per_second(sec, s0, s_end, rev, cat, latency, ids)
+        else:
+            for c0 in range(s0, s_end, _CHUNK_SECONDS):
+                m = (sec >= c0) & (sec < c0 + _CHUNK_SECONDS)
+                if m.any():
+                    self._per_second(
+                        sec[m],
+                        c0,
+                        min(c0 + _CHUNK_SECONDS, s_end),
+                        rev[m],
+                        cat[m],
+                        latency[m],
+                        ids[m],
+                    )
         self.latency_sum += float(latency.sum())
-        for (r, s), c in _pairs(rev, status):
-            self.status_counts[(r, s)] = self.status_counts.get((r, s), 0) + c
         if self.record_requests:
             self.request_chunks.append(
                 {
@@ -149,11 +141,39 @@ class Recorder:
                 }
             )
 
-
-def _pairs(rev: np.ndarray, status: np.ndarray):
-    key = rev.astype(np.int64) * 1000 + status
-    uniq, counts = np.unique(key, return_counts=True)
-    return [((int(k // 1000), int(k % 1000)), int(c)) for k, c in zip(uniq, counts, strict=True)]
+    def _per_second(self, sec, s0, s_end, rev, cat, latency, ids) -> None:
+        """Counts, latency sums and percentiles per (second, revision), and the histograms."""
+        ns = s_end - s0
+        key = (sec - s0) * 2 + rev
+        nk = 2 * ns
+        counts = np.bincount(key * len(STATUSES) + cat, minlength=nk * len(STATUSES))
+        counts = counts.reshape(ns, 2, len(STATUSES))
+        self.sec["requests"][s0:s_end] += counts.sum(axis=2)
+        self.sec["errors"][s0:s_end] += counts[:, :, 1:].sum(axis=2)
+        self.status_counts += counts.sum(axis=0)
+        self.sec["lat_sum"][s0:s_end] += np.bincount(key, weights=latency, minlength=nk).reshape(
+            ns, 2
+        )
+        # Per-second percentiles from the second's histogram (nearest rank, 1 % buckets).
+        hist = np.bincount(key * HIST_BUCKETS + ids, minlength=nk * HIST_BUCKETS)
+        hist = hist.reshape(nk, HIST_BUCKETS)
+        cum = hist.cumsum(axis=1)
+        n = cum[:, -1]
+        has = n > 0
+        for name, q in (("p50", 0.5), ("p99", 0.99)):
+            rank = np.maximum(1, np.ceil(q * n * (1 - 1e-9)))
+            bucket = (cum < rank[:, None]).sum(axis=1)
+            value = np.where(has, HIST_MIDPOINTS[np.minimum(bucket, HIST_BUCKETS - 1)], np.nan)
+            target = self.sec[name][s0:s_end].reshape(-1)
+            target[has] = value[has]
+            self.sec[name][s0:s_end] = target.reshape(ns, 2)
+        per_sec = hist.reshape(ns, 2, HIST_BUCKETS).sum(axis=1)
+        self.hist += per_sec.sum(axis=0)
+        minutes = (np.arange(s0, s_end)) // 60
+        for m in np.unique(minutes):
+            part = per_sec[minutes == m].sum(axis=0)
+            h = self.minute_hist.get(int(m))
+            self.minute_hist[int(m)] = part if h is None else h + part
 
 
 @dataclass

@@ -22,7 +22,7 @@ from .dataplane import DataPlane
 from .fargate import STOPPED, TaskSet
 from .faults import FaultEngine
 from .metrics import Alarm, MetricStore, metrics_frame
-from .results import REVISIONS, Recorder, Result, build_timeline, percentile_ms
+from .results import REVISIONS, STATUSES, Recorder, Result, build_timeline, percentile_ms
 from .scenario import Scenario
 
 STREAMS = ("arrivals", "routing", "service", "errors", "startup", "hooks", "faults")
@@ -167,16 +167,10 @@ def _summary(world: World, seed: Any, timeline: pd.DataFrame) -> dict[str, Any]:
     sc = world.scenario
     rec = world.recorder
     dep = world.deployment
-    counts = rec.status_counts
-    total = sum(counts.values())
-    failed = sum(c for (_, s), c in counts.items() if s >= 500)
-    by_rev = {
-        g: (
-            sum(c for (r, _), c in counts.items() if r == g),
-            sum(c for (r, s), c in counts.items() if r == g and s >= 500),
-        )
-        for g in (0, 1)
-    }
+    counts = rec.status_counts  # [revision, status index]; index 0 is HTTP 200
+    total = int(counts.sum())
+    failed = int(counts[:, 1:].sum())
+    by_rev = {g: (int(counts[g].sum()), int(counts[g, 1:].sum())) for g in (0, 1)}
     baseline = sc.revision("blue").error_rate
     duration = sc.duration
     task_seconds = {rev: ts.task_seconds(duration) for rev, ts in world.task_sets.items()}
@@ -190,9 +184,9 @@ def _summary(world: World, seed: Any, timeline: pd.DataFrame) -> dict[str, Any]:
     fired = sorted(
         {h["alarm"] for a in world.alarms.values() for h in a.history if h["new_state"] == "ALARM"}
     )
-    status_totals = {
-        s: sum(c for (_, st), c in counts.items() if st == s) for s in (200, 500, 502, 503, 504)
-    }
+    reached = {name: (ev.value if ev.triggered else None) for name, ev in world._milestones.items()}
+    full_traffic = reached.get("full_traffic")
+    status_totals = dict(zip(STATUSES, counts.sum(axis=0).tolist(), strict=True))
     summary: dict[str, Any] = {
         "scenario": sc.name,
         "seed": seed if isinstance(seed, int | str) else repr(seed),
@@ -205,6 +199,10 @@ def _summary(world: World, seed: Any, timeline: pd.DataFrame) -> dict[str, Any]:
         if dep.end is not None and dep.start is not None
         else None,
         "rollback_start_s": dep.rollback_start,
+        "production_traffic_s": reached.get("production_traffic"),
+        "full_traffic_s": full_traffic,
+        "detected_before_full_traffic": dep.stopped_at is not None
+        and (full_traffic is None or dep.stopped_at < full_traffic),
         "time_to_detect_s": detect,
         "first_faulty_green_request_s": first_faulty,
         "requests_total": total,
