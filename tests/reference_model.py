@@ -196,7 +196,9 @@ class _Model:
 
     def pick_target(self, revision: str, t: float, u: float) -> _Task | None:
         """Route within the group ``revision``; None when nothing is in service."""
-        candidates = [task for task in self.tasks if task.revision == revision and task.in_service(t)]
+        candidates = [
+            task for task in self.tasks if task.revision == revision and task.in_service(t)
+        ]
         if not candidates:
             return None
         if self.cfg.routing == "round_robin":

@@ -39,7 +39,7 @@ TABLE_2_2 = [
     (9.5, 1, 10, "0.950", "0.825586", "1.651171", "2.651171", "15.686126", "25.186126", "0.500743"),
     (80, 1, 100, "0.800", "0.019646", "0.000982", "1.000982", "0.078586", "80.078586", None),
     (95, 1, 100, "0.950", "0.506457", "0.101291", "1.101291", "9.622680", "104.622680", "0.003412"),
-    (1000, 125, 10, "0.800", "0.409180", "0.001637", "0.009637", "1.636721", "9.636721", "0.055377"),
+    (1e3, 125, 10, "0.800", "0.409180", "0.001637", "0.009637", "1.636721", "9.636721", "0.055377"),
 ]
 
 
@@ -70,7 +70,9 @@ def test_mm1_special_case_formulas():
     assert r["p_wait"] == pytest.approx(0.8, rel=1e-13)
     assert r["wq"] == pytest.approx(0.8 / 0.2, rel=1e-13)
     assert r["l"] == pytest.approx(0.8 / 0.2, rel=1e-13)
-    assert theory.mm1_sojourn_quantile(lam, mu, 0.99) == pytest.approx(math.log(100) / 0.2, rel=1e-13)
+    assert theory.mm1_sojourn_quantile(lam, mu, 0.99) == pytest.approx(
+        math.log(100) / 0.2, rel=1e-13
+    )
     assert theory.mm1_sojourn_quantile(lam, mu, 0.5) == pytest.approx(math.log(2) / 0.2, rel=1e-13)
 
 
@@ -118,7 +120,9 @@ def test_section_2_4_single_server_references():
 
 def test_pollaczek_khinchine_reduces_to_mm1_and_md1():
     lam, mu = 0.7, 1.3
-    assert theory.mg1_wq(lam, 1 / mu, 2 / mu**2) == pytest.approx(theory.mmc(lam, mu, 1)["wq"], rel=1e-13)
+    assert theory.mg1_wq(lam, 1 / mu, 2 / mu**2) == pytest.approx(
+        theory.mmc(lam, mu, 1)["wq"], rel=1e-13
+    )
     assert theory.mg1_wq(lam, 1 / mu, 1 / mu**2) == pytest.approx(theory.md1_wq(lam, mu), rel=1e-13)
 
 
@@ -128,7 +132,9 @@ def test_lognormal_params_round_trip():
     assert math.exp(mu + theory.Z_099 * sigma) == pytest.approx(0.150, rel=1e-14)
     assert sigma == pytest.approx(math.log(3.75) / 2.3263478740408408, rel=1e-15)
     # Mean of the benchmark's service time: about 47 ms, above the 40 ms median.
-    assert theory.lognormal_mean(mu, sigma) == pytest.approx(0.040 * math.exp(sigma**2 / 2), rel=1e-14)
+    assert theory.lognormal_mean(mu, sigma) == pytest.approx(
+        0.040 * math.exp(sigma**2 / 2), rel=1e-14
+    )
     assert 0.046 < theory.lognormal_mean(mu, sigma) < 0.048
     with pytest.raises(ValueError):
         theory.lognormal_params(0.1, 0.05)
@@ -175,7 +181,10 @@ def test_round_robin_beats_random_but_not_a_shared_queue(rho, c):
 @given(c=st.integers(1, 300), a=st.floats(0.0, 400.0))
 def test_erlang_b_matches_direct_sum(c, a):
     # Direct evaluation in log space (no overflow) against the recursion.
-    logs = [k * math.log(a) - math.lgamma(k + 1) if a > 0 else (0.0 if k == 0 else -math.inf) for k in range(c + 1)]
+    logs = [
+        k * math.log(a) - math.lgamma(k + 1) if a > 0 else (0.0 if k == 0 else -math.inf)
+        for k in range(c + 1)
+    ]
     m = max(logs)
     direct = math.exp(logs[-1] - m) / sum(math.exp(x - m) for x in logs)
     assert theory.erlang_b(c, a) == pytest.approx(direct, rel=1e-9, abs=1e-300)

@@ -3,35 +3,23 @@
 from __future__ import annotations
 
 from .base import Deployment, DeploymentRecord, NoDeployment
+from .codedeploy import CodeDeployDeployment
+from .ecs import EcsDeployment
 from .steps import StepsDeployment
 
 CONTROLLERS: dict[str, type[Deployment]] = {
     "none": NoDeployment,
     "steps": StepsDeployment,
+    "codedeploy": CodeDeployDeployment,
+    "ecs": EcsDeployment,
 }
 
-
-def register(name: str, cls: type[Deployment]) -> None:
-    """Make a controller available under ``deployment.controller: name``."""
-    CONTROLLERS[name] = cls
-
-
-def _load_optional() -> None:
-    # CodeDeploy and ECS live in their own modules; import them when present.
-    try:
-        from .codedeploy import CodeDeployDeployment
-
-        CONTROLLERS["codedeploy"] = CodeDeployDeployment
-    except ImportError:
-        pass
-    try:
-        from .ecs import EcsDeployment
-
-        CONTROLLERS["ecs"] = EcsDeployment
-    except ImportError:
-        pass
-
-
-_load_optional()
-
-__all__ = ["CONTROLLERS", "Deployment", "DeploymentRecord", "NoDeployment", "register"]
+__all__ = [
+    "CONTROLLERS",
+    "CodeDeployDeployment",
+    "Deployment",
+    "DeploymentRecord",
+    "EcsDeployment",
+    "NoDeployment",
+    "StepsDeployment",
+]

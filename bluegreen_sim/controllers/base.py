@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from ..dataplane import late_timeout
 from ..fargate import TaskSet
 from .hooks import HookResult, run_hook
 
@@ -151,6 +152,9 @@ class Deployment:
 
     def _poll_alarms(self, names: list[str]):
         env = self.world.env
+        # Poll after the alarms evaluated at the same instant (their state is then current):
+        # both land on whole minutes, and SimPy would otherwise order them by chance.
+        yield late_timeout(env, 0.0)
         while self.monitoring:
             firing = [n for n in names if self.world.alarms[n].state == "ALARM"]
             if firing and not self.alarm_tripped.triggered:
@@ -158,7 +162,7 @@ class Deployment:
                 self.log("alarm detected", f"{', '.join(firing)} in ALARM")
                 self.alarm_tripped.succeed(firing[0])
                 return
-            yield env.timeout(self.spec.alarm_poll_interval)
+            yield late_timeout(env, self.spec.alarm_poll_interval)
 
     def stop_watching(self) -> None:
         self.monitoring = False
@@ -192,13 +196,13 @@ class Deployment:
             self.record.stopped_at = self.world.env.now
         self.record.reason = reason
         self.stop_watching()
-        self.log("deployment stopped", f"{reason}; no rollback, components stay as they are")
+        self.log("no rollback", f"{reason}; components stay as they are")
 
     def finish(self, outcome: str, detail: str = "") -> None:
         self.record.outcome = outcome
         self.record.end = self.world.env.now
         self.stop_watching()
-        self.log(f"deployment {outcome.lower()}", detail)
+        self.log(f"deployment {outcome.lower().replace('_', ' ')}", detail)
 
 
 class NoDeployment(Deployment):
