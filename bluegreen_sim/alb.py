@@ -97,7 +97,7 @@ class TargetGroup:
         yield world.env.timeout(world.dataplane.time_to_next_window())
         deadline = started + self.spec.deregistration_delay
         busy_until = world.dataplane.busy_until(task)
-        done = min(deadline, max(busy_until, world.env.now))
+        done = max(world.env.now, min(deadline, busy_until))
         yield world.env.timeout(done - world.env.now)
         task.health = None
         world.log("alb", "target deregistered", task.name)

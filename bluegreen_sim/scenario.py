@@ -605,7 +605,7 @@ class DeploymentSpec(_Model):
         if self.controller == "codedeploy":
             if isinstance(self.config, str) and self.config not in CODEDEPLOY_CONFIGS:
                 raise ValueError(
-                    f"unknown deployment config {self.config!r}; expected one of "
+                    f"config: unknown deployment config {self.config!r}; expected one of "
                     f"{', '.join(CODEDEPLOY_CONFIGS)} or a custom "
                     "{type, percentage, interval}"
                 )
@@ -618,13 +618,13 @@ class DeploymentSpec(_Model):
                 raise ValueError("controller 'steps' needs 'steps' (a list of {weight, pause})")
             weights = [s.weight for s in self.steps]
             if weights[-1] != 100:
-                raise ValueError("the last step must have weight 100")
+                raise ValueError("steps: the last step must have weight 100")
         else:
             allowed = ()
         for name, hook in self.hooks.items():
             if name not in allowed:
                 raise ValueError(
-                    f"hook {name!r} is not a hook of controller '{self.controller}'"
+                    f"hooks.{name}: not a hook of controller '{self.controller}'"
                     + (f"; expected one of {', '.join(allowed)}" if allowed else "")
                 )
             if hook.kind == "pause" and self.controller != "ecs":
@@ -698,7 +698,7 @@ class Scenario(_Model):
         for name in self.deployment.alarms:
             if name not in names:
                 raise ValueError(
-                    f"deployment.alarms names {name!r}, which 'alarms' does not define"
+                    f"deployment.alarms: names {name!r}, which 'alarms' does not define"
                 )
         dep = self.deployment
         if (
@@ -707,7 +707,7 @@ class Scenario(_Model):
             and dep.traffic_routing()[0] != "AllAtOnce"
         ):
             raise ValueError(
-                "with a Network Load Balancer CodeDeploy supports only "
+                "deployment.config: with a Network Load Balancer CodeDeploy supports only "
                 "CodeDeployDefault.ECSAllAtOnce (AWS rule)"
             )
         return self
@@ -763,7 +763,7 @@ def _read_raw(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ScenarioError(str(path), f"line {exc.lineno}", f"invalid JSON: {exc.msg}") from None
     if data is None:
-        data = {}
+        raise ScenarioError(str(path), None, "the file is empty; expected a mapping of fields")
     if not isinstance(data, dict):
         raise ScenarioError(str(path), None, "expected a mapping of fields at the top level")
     return data
@@ -822,6 +822,25 @@ def apply_overrides(
     return data
 
 
+def _all_field_names(model: type[BaseModel], seen: set[type] | None = None) -> set[str]:
+    seen = set() if seen is None else seen
+    names: set[str] = set()
+    if model in seen:
+        return names
+    seen.add(model)
+    for name, info in model.model_fields.items():
+        names.add(name)
+        for arg in _nested_models(info.annotation):
+            names |= _all_field_names(arg, seen)
+    return names
+
+
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) for m in _nested_models(arg)]
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts = []
     for p in loc:
@@ -847,7 +866,19 @@ def _friendly(err: dict[str, Any]) -> str:
         msg = msg[len("Value error, ") :]
     if msg.startswith("Assertion failed, "):
         msg = msg[len("Assertion failed, ") :]
-    return f"{msg} (got {err['input']!r})" if err["type"] == "literal_error" else msg
+    scalar = isinstance(err.get("input"), str | int | float | bool)
+    return f"{msg} (got {err['input']!r})" if scalar and "got " not in msg else msg
+
+
+def _refine(path: str, message: str) -> tuple[str, str]:
+    """Name the field a model-level check is about: ``load_balancer`` + "slow_start must be …"
+    → ``load_balancer.slow_start``; a message "deployment.config: …" moves to the path."""
+    head, _, rest = message.partition(" ")
+    token = head.rstrip(":")
+    if token.split(".")[0] not in _FIELD_NAMES or path.endswith(token):
+        return path, message  # not a field, or a field validator's error, already in place
+    where = token if path == "(top level)" else f"{path}.{token}"
+    return where, (rest if head.endswith(":") else message)
 
 
 def scenario_from_dict(
@@ -863,7 +894,10 @@ def scenario_from_dict(
         if any(e["type"] == "extra_forbidden" for e in errors):
             err = next(e for e in errors if e["type"] == "extra_forbidden")
         extra = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ScenarioError(source, _field_path(err["loc"]), _friendly(err) + extra) from None
+        where, message = _field_path(err["loc"]), _friendly(err)
+        if err["type"] == "value_error":
+            where, message = _refine(where, message)
+        raise ScenarioError(source, where, message + extra) from None
     if base_dir is not None:
         scenario.base_dir = base_dir
     _check_files(scenario, source)
@@ -952,3 +986,7 @@ def load_scenario(
     raw = _read_raw(path)
     raw = apply_overrides(raw, overrides, source=str(path))
     return scenario_from_dict(raw, source=str(path), base_dir=str(path.parent.resolve()))
+
+
+# Every field name of the scenario file: lets an error of a model-level check name its field.
+_FIELD_NAMES = _all_field_names(Scenario)

@@ -144,7 +144,8 @@ def _result(world: World, seed: Any) -> Result:
         [h for a in world.alarms.values() for h in a.history],
         columns=["time_s", "alarm", "old_state", "new_state", "datapoints"],
     ).sort_values("time_s", kind="stable", ignore_index=True)
-    metrics = metrics_frame(world.metrics, sc.duration)
+    # Up to the last response: requests in flight at the end still answer after it.
+    metrics = metrics_frame(world.metrics, max(sc.duration, len(timeline)))
     requests = None
     if rec.record_requests:
         chunks = rec.request_chunks
