@@ -57,12 +57,14 @@ def run_one(overrides: dict, duration: str) -> dict:
 
     raw = apply_overrides(BASE, {**overrides, "duration": duration})
     scenario = scenario_from_dict(raw, "bench")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = simulate(scenario, seed=1)
     wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     s = result.summary
     return {
         "wall_s": wall,
+        "cpu_s": cpu,
         "requests": s["requests_total"],
         "req_per_s": s["requests_total"] / wall,
         "p99_ms": s["latency_p99_ms"],
@@ -84,7 +86,8 @@ def main() -> None:
     )
     duration = "10m" if args.quick else "1h"
     print(
-        f"{'configuration':42} {'requests':>10} {'wall s':>8} {'req/s':>11} {'x SimPy':>8} "
+        f"{'configuration':42} {'requests':>10} {'wall s':>8} {'cpu s':>7} {'req/s':>11} "
+        f"{'x SimPy':>8} "
         f"{'p99 ms':>8} {'max RSS MB':>10}"
     )
     runs = [(name, ov, duration) for name, ov in CONFIGS.items()]
@@ -100,7 +103,8 @@ def main() -> None:
         )
         f = json.loads(out.stdout.strip().splitlines()[-1])
         print(
-            f"{name:42} {f['requests']:>10,} {f['wall_s']:>8.2f} {f['req_per_s']:>11,.0f} "
+            f"{name:42} {f['requests']:>10,} {f['wall_s']:>8.2f} {f['cpu_s']:>7.2f} "
+            f"{f['req_per_s']:>11,.0f} "
             f"{f['req_per_s'] / baseline:>8.1f} {f['p99_ms']:>8.1f} {f['max_rss_mb']:>10.0f}"
         )
     print(

@@ -36,6 +36,7 @@ class Listener:
         percent = float(min(max(percent, 0.0), 100.0))
         if percent == self.green_weight:
             return
+        self.world.dataplane.flush()  # windows promised so far keep the weight they had
         self.green_weight = percent
         detail = f"green {percent:g}% / blue {100 - percent:g}%"
         self.world.log(
@@ -52,13 +53,16 @@ class TargetGroup:
         self.spec = spec
         self.targets: list[Task] = []  # registered, not draining
         self.rr = 0  # round-robin position, carried across windows
-        self._cache_key: tuple | None = None
+        self._cache_key: int | None = None
+        self._counts_key: int | None = None
+        self._counts = (0, 0)
         self._cache: tuple[np.ndarray, np.ndarray | None] = (np.empty(0, np.int64), None)
 
     # -- membership ------------------------------------------------------------------------
     def register(self, task: Task, *, healthy: bool = False) -> None:
         """Register a running task. Blue starts the run already healthy."""
         world = self.world
+        world.dataplane.flush()  # membership changes: serve what was promised first
         task.registered_at = world.env.now
         self.targets.append(task)
         if healthy or not self.spec.health_check.enabled:
@@ -72,6 +76,7 @@ class TargetGroup:
 
     def remove(self, task: Task) -> None:
         """Take a target out at once (its task stopped)."""
+        self.world.dataplane.flush()
         if task in self.targets:
             self.targets.remove(task)
         task.health = None
@@ -83,6 +88,7 @@ class TargetGroup:
         flight when the delay ends are cut (ELB 502) when ECS stops the task.
         """
         world = self.world
+        world.dataplane.flush()
         if task in self.targets:
             self.targets.remove(task)
         task.health = "draining"
@@ -127,7 +133,7 @@ class TargetGroup:
 
     def in_service_ids(self) -> tuple[np.ndarray, np.ndarray | None]:
         """:meth:`in_service` as task ids, cached while membership and health stand still."""
-        key = tuple((t.id, t.health) for t in self.targets)
+        key = self.world.version
         if key != self._cache_key or self.spec.slow_start:
             tasks, weights = self.in_service()
             self._cache = (np.array([t.id for t in tasks], np.int64), weights)
@@ -136,6 +142,13 @@ class TargetGroup:
 
     def counts(self) -> tuple[int, int]:
         """(healthy, unhealthy) registered targets, as HealthyHostCount/UnHealthyHostCount."""
+        if self._counts_key == self.world.version:
+            return self._counts
+        self._counts_key = self.world.version
+        self._counts = self._count()
+        return self._counts
+
+    def _count(self) -> tuple[int, int]:
         healthy = sum(1 for t in self.targets if t.health == "healthy")
         unhealthy = sum(1 for t in self.targets if t.health == "unhealthy")
         return healthy, unhealthy

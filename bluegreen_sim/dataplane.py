@@ -36,6 +36,7 @@ BLUE, GREEN = 0, 1
 REVISIONS = ("blue", "green")
 PRODUCTION, TEST = 0, 1
 FLUSH_EVERY = 10.0  # seconds of simulated time between routine finalisations
+MAX_SPAN = 10.0  # seconds of quiet windows served in one numpy pass, at most
 LATE = 2  # SimPy priority after NORMAL (1): the data plane sees every change made at t0
 
 
@@ -154,7 +155,10 @@ class TaskTable:
         self.revision = np.zeros(capacity, np.int8)
         self.slots = np.full((capacity, width), np.inf)
         self.outstanding = np.zeros(capacity, np.int64)
-        self.latency_faults = False  # any latency fault ever set: the gather is needed
+        # Whether any task ever had a latency or error fault: until then the per-request
+        # gathers of those columns are skipped.
+        self.latency_faults = False
+        self.error_faults = False
 
     def add(self, task_id: int, concurrency: int, revision: int) -> None:
         if task_id >= len(self.concurrency):
@@ -207,6 +211,9 @@ class DataPlane:
         self.sources: list[TestTraffic] = []
         self.pending = {f: np.empty(0, dtype=_dtype(f)) for f in _FIELDS}
         self._chunks: list[dict[str, np.ndarray]] = []  # served since the last finalisation
+        self._promised: list[tuple[float, float]] = []  # windows promised, not yet served
+        # Slow start reweights targets every window: then windows are served one by one.
+        self._quiet_windows_differ = sc.load_balancer.slow_start > 0
         # least outstanding requests: per target group, the completion heap and tie-break turn
         self._lor = [
             {"t": np.zeros(1024), "k": np.zeros(1024, np.int64), "state": np.zeros(2, np.int64)}
@@ -218,14 +225,24 @@ class DataPlane:
 
     # -- interface for the control plane -------------------------------------------------
     def run(self):
-        """The SimPy process: serve a window, finalise what is done, sleep to the next."""
+        """The SimPy process: one window at a time, served lazily.
+
+        Each window is promised at its start with the control state in force then; it is
+        served at once when something will read it (a health-check probe or test traffic in
+        it), and otherwise held until the control state is about to change, someone reads
+        outcomes, or :data:`MAX_SPAN` seconds have gathered. Serving several quiet windows in
+        one numpy pass draws the same random numbers in the same order as serving them one by
+        one, so the results are those of one window at a time, at a fraction of the cost.
+        """
         env = self.env
         while env.now < self.duration - 1e-9:
             t0 = env.now
             t1 = min(t0 + self.window, self.duration)
             self.world.recorder.sample_state(t0, t1)
-            self.serve_window(t0, t1)
+            self._promised.append((t0, t1))
             self.computed_until = t1
+            if self._serve_now(t1):
+                self.flush()
             # Finalising in batches of several seconds keeps numpy's per-call cost small;
             # whoever needs fresher outcomes (alarms, hooks) finalises up to now first.
             if t0 - self.finalized_until >= FLUSH_EVERY or any(
@@ -233,6 +250,26 @@ class DataPlane:
             ):
                 self.finalize(t0)
             yield late_timeout(env, t1 - t0)
+
+    def _serve_now(self, t1: float) -> bool:
+        return bool(
+            (self.probes and self.probes[0][0] < t1)
+            or any(not src.finished.triggered for src in self.sources)
+            or t1 - self._promised[0][0] >= MAX_SPAN
+            or self._quiet_windows_differ
+            or self.table.columns["overload_error_rate"][: self.table.size].any()
+        )
+
+    def flush(self) -> None:
+        """Serve every promised window, with the control state still in force.
+
+        The control plane calls this before it changes anything the data plane reads
+        (weights, targets in service, faults), so each window is served with the state in
+        force at its start.
+        """
+        if self._promised:
+            windows, self._promised = self._promised, []
+            self.serve_windows(windows)
 
     def add_task(self, task: Task) -> None:
         self.table.add(task.id, task.concurrency, _rev(task))
@@ -260,6 +297,7 @@ class DataPlane:
 
     def busy_until(self, task: Task) -> float:
         """When the last request accepted by ``task`` completes (FIFO: its latest slot)."""
+        self.flush()
         return float(self.table.slots[task.id, : task.concurrency].max())
 
     def time_to_next_window(self) -> float:
@@ -267,11 +305,21 @@ class DataPlane:
 
     # -- serving a window --------------------------------------------------------------------
     def serve_window(self, t0: float, t1: float) -> None:
+        """Serve the window [t0, t1) now."""
+        self.flush()
+        self.serve_windows([(t0, t1)])
+
+    def serve_windows(self, windows: list[tuple[float, float]]) -> None:
+        """Serve consecutive windows, in which the control state did not change, in one pass."""
         world = self.world
         rngs = world.rngs
         table = self.table
         cols = table.columns
-        time = self.load.arrivals(t0, t1)
+        t0, t1 = windows[0][0], windows[-1][1]
+        if len(windows) == 1:
+            time = self.load.arrivals(t0, t1)
+        else:  # drawn window by window: the same numbers as serving them one at a time
+            time = np.concatenate([self.load.arrivals(a, b) for a, b in windows])
         n_prod = len(time)
         green_share = world.listener.green_weight / 100.0
         # Always drawn, whatever the weight: common random numbers across variants.
@@ -358,7 +406,7 @@ class DataPlane:
 
         # Error outcome: the revision's rate combined with faults and overload.
         p_err = self.error_rate[all_rev]
-        if has.any():
+        if table.error_faults and has.any():
             extra = cols["extra_error_rate"][tk]
             over_rate = cols["overload_error_rate"][tk]
             if over_rate.any():
@@ -540,6 +588,7 @@ class DataPlane:
         """Finalise every pending request whose response came before the whole second
         ``floor(until)``; everything when ``until`` is infinite."""
         boundary = math.floor(until) if math.isfinite(until) else math.inf
+        self.flush()
         if self._chunks:
             chunks = [self.pending, *self._chunks]
             self.pending = {f: np.concatenate([c[f] for c in chunks]) for f in _FIELDS}

@@ -43,12 +43,14 @@ class _Column:
         return float(task.world.dataplane.table.columns[self.name][task.id])
 
     def __set__(self, task: Task, value: float) -> None:
+        task.world.dataplane.flush()  # windows promised so far are served as they were
         table = task.world.dataplane.table
         table.columns[self.name][task.id] = value
-        if self.name in ("latency_multiply", "latency_add", "leak_growth") and value != (
-            1.0 if self.name == "latency_multiply" else 0.0
-        ):
-            table.latency_faults = True
+        if value != table.DEFAULTS[self.name]:
+            if self.name in ("latency_multiply", "latency_add", "leak_growth"):
+                table.latency_faults = True
+            elif self.name in ("extra_error_rate", "overload_error_rate"):
+                table.error_faults = True
 
 
 class Task:
@@ -72,16 +74,37 @@ class Task:
         self.revision = task_set.revision
         self.name = f"{self.revision}-{number}"
         self.concurrency = task_set.spec.concurrency
-        self.state = PROVISIONING
+        self._state = PROVISIONING
         self.created_at = world.env.now
         self.running_at: float | None = None
         self.stopped_at: float | None = None
         self.stop_reason = ""
-        self.health: str | None = None  # None until registered: initial/healthy/unhealthy/draining
+        self._health: str | None = None  # None until registered: initial/healthy/unhealthy/draining
         self.healthy_at: float | None = None
         self.slow_start = False  # in ALB slow start since it became healthy
         self.registered_at: float | None = None
         world.dataplane.add_task(self)
+
+    # State and health changes bump the world's version: the data plane caches what it
+    # derives from them (targets in service, host counts) until the next change.
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self._state = value
+        self.world.version += 1
+
+    @property
+    def health(self) -> str | None:
+        return self._health
+
+    @health.setter
+    def health(self, value: str | None) -> None:
+        self.world.dataplane.flush()  # windows promised so far are served as they were
+        self._health = value
+        self.world.version += 1
 
     @property
     def in_target_group(self) -> bool:

@@ -67,7 +67,11 @@ class ArrivalProcess:
         if self.spec.arrivals == "uniform":
             return self._uniform(t0, t1)
         rng = self.rng
-        if self._breaks is not None:
+        if len(self._breaks if self._breaks is not None else ()) == 1:
+            # constant rate: one Poisson count, uniform times (the common case, kept lean)
+            n = rng.poisson(self._rates[0] * (t1 - t0))
+            out = t0 + (t1 - t0) * rng.random(n)
+        elif self._breaks is not None:
             pieces = []
             cuts = self._breaks[(self._breaks > t0) & (self._breaks < t1)]
             edges = np.concatenate(([t0], cuts, [t1]))

@@ -59,6 +59,7 @@ class World:
         self._tasks: list = []
         self._milestones: dict[str, simpy.Event] = {}
         self.alarm_listeners: list = []
+        self.version = 0  # bumped by every task state or health change
         lb = scenario.load_balancer
         self.alb = ApplicationLoadBalancer(self, lb)
         self.listener = self.alb.listener
