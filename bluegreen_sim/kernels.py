@@ -29,6 +29,18 @@ except ImportError:  # pragma: no cover - exercised by the no-numba test run
 
 
 @njit(cache=True, nogil=True)
+def _earliest_slot(slots, k):  # pragma: no cover - compiled
+    """The index of task ``k``'s slot that is free first (FIFO: the next request takes it)."""
+    best = 0
+    free = slots[k, 0]
+    for j in range(1, slots.shape[1]):
+        if slots[k, j] < free:
+            free = slots[k, j]
+            best = j
+    return best
+
+
+@njit(cache=True, nogil=True)
 def fifo_slots(times, svc, task, slots, start):  # pragma: no cover - compiled
     """Serve requests, sorted by (task, arrival), each at the earliest free slot of its task.
 
@@ -36,15 +48,10 @@ def fifo_slots(times, svc, task, slots, start):  # pragma: no cover - compiled
     updated in place. Writes each request's service start into ``start``.
     """
     n = times.shape[0]
-    width = slots.shape[1]
     for i in range(n):
         k = task[i]
-        best = 0
-        free = slots[k, 0]
-        for j in range(1, width):
-            if slots[k, j] < free:
-                free = slots[k, j]
-                best = j
+        best = _earliest_slot(slots, k)
+        free = slots[k, best]
         a = times[i]
         b = a if a > free else free
         start[i] = b
@@ -117,7 +124,6 @@ def least_outstanding(
     """
     n = times.shape[0]
     m = candidates.shape[0]
-    width = slots.shape[1]
     size = state[0]
     turn = state[1]
     for i in range(n):
@@ -145,12 +151,8 @@ def least_outstanding(
             if age < 0.0:
                 age = 0.0
             svc[i] = svc[i] * mul[k] + add[k] + growth[k] * age / 60.0
-        best = 0
-        free = slots[k, 0]
-        for j in range(1, width):
-            if slots[k, j] < free:
-                free = slots[k, j]
-                best = j
+        best = _earliest_slot(slots, k)
+        free = slots[k, best]
         b = a if a > free else free
         f = b + svc[i]
         slots[k, best] = f

@@ -27,7 +27,7 @@ from .cloudwatch import (
 from .cloudwatch import (
     statistic_value as _statistic_value,
 )
-from .scenario import AlarmSpec
+from .scenario import METRICS, AlarmSpec
 
 if TYPE_CHECKING:
     from .simulation import World
@@ -35,15 +35,7 @@ if TYPE_CHECKING:
 RES = 10.0  # seconds per stored bucket
 LB, BLUE_TG, GREEN_TG = 0, 1, 2
 DIMENSIONS = ("load_balancer", "blue", "green")
-COUNTS = (
-    "RequestCount",
-    "HTTPCode_Target_2XX_Count",
-    "HTTPCode_Target_5XX_Count",
-    "HTTPCode_ELB_5XX_Count",
-    "HTTPCode_ELB_502_Count",
-    "HTTPCode_ELB_503_Count",
-    "HTTPCode_ELB_504_Count",
-)
+COUNTS = tuple(m for m in METRICS if m.endswith("Count") and "Host" not in m)
 _C = {name: i for i, name in enumerate(COUNTS)}
 _TRT_N, _TRT_SUM, _TRT_MIN, _TRT_MAX = range(len(COUNTS), len(COUNTS) + 4)
 _WIDTH = len(COUNTS) + 4
