@@ -200,10 +200,11 @@ class HealthChecker:
             first = task.healthy_at is None
             task.healthy_at = world.env.now
             # Slow start applies only if another healthy target is out of slow start.
-            task.slow_start = bool(self.group.spec.slow_start) and any(
+            slow = self.group.spec.slow_start
+            task.slow_start = bool(slow) and any(
                 t is not task
                 and t.health == "healthy"
-                and world.env.now - t.healthy_at >= self.group.spec.slow_start
+                and not (t.slow_start and world.env.now - t.healthy_at < slow)
                 for t in self.group.targets
             )
             if first:

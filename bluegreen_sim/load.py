@@ -39,7 +39,8 @@ class ArrivalProcess:
             self._rates = np.array(rates)
         else:
             self._breaks = None
-        self._uniform_phase = 0.0  # fractional cumulative intensity carried across windows
+        self._uniform_cum = 0.0  # cumulative intensity since the start (uniform arrivals)
+        self._uniform_emitted = 0  # uniform arrivals emitted so far
 
     def rate(self, t: np.ndarray | float) -> np.ndarray:
         """The mean request rate (requests/s) at time(s) ``t``."""
@@ -91,15 +92,14 @@ class ArrivalProcess:
         return out
 
     def _uniform(self, t0: float, t1: float) -> np.ndarray:
-        # Cumulative intensity on a fine grid, arrivals where it crosses whole numbers.
+        # Arrival k comes when the cumulative intensity since the start reaches k; an arrival
+        # that falls exactly on t1 belongs to the next window.
         grid = np.linspace(t0, t1, 65)
         mid = (grid[:-1] + grid[1:]) / 2
-        cum = np.concatenate(([0.0], np.cumsum(self.rate(mid) * np.diff(grid))))
-        cum += self._uniform_phase
-        total = cum[-1]
-        ks = np.arange(np.floor(self._uniform_phase) + 1, np.floor(total) + 1)
-        self._uniform_phase = total - np.floor(total)
-        if ks.size == 0:
-            return np.empty(0)
-        times = np.interp(ks, cum, grid)
-        return times[times < t1]
+        cum = self._uniform_cum + np.concatenate(([0.0], np.cumsum(self.rate(mid) * np.diff(grid))))
+        ks = np.arange(self._uniform_emitted + 1, np.floor(cum[-1] + 1e-9) + 1)
+        times = np.interp(ks, cum, grid) if ks.size else np.empty(0)
+        times = times[times < t1]
+        self._uniform_emitted += len(times)
+        self._uniform_cum = cum[-1]
+        return times
