@@ -196,6 +196,7 @@ class DataPlane:
         self.duration = sc.duration
         self.idle_timeout = sc.load_balancer.idle_timeout
         self.routing = sc.load_balancer.routing
+        self.probe_time = sc.load_balancer.health_check.probe_time
         self.computed_until = 0.0
         self.finalized_until = 0.0
         from .load import ArrivalProcess
@@ -369,13 +370,23 @@ class DataPlane:
         n_all = len(all_time)
 
         # Service times from base variates (production first: common random numbers).
-        svc = self._service_times(all_rev, n_all, rngs.service)
+        if self.probe_time is None or not probes:
+            svc = self._service_times(all_rev, n_all, rngs.service)
+        else:
+            svc = np.concatenate(
+                (
+                    self._service_times(rev, n_req, rngs.service),
+                    np.full(len(probes), self.probe_time),
+                )
+            )
         has = all_task >= 0
         tk = np.where(has, all_task, 0)
         if table.latency_faults:
+            # faults slow the requests (and the probes, when they do a request's work)
+            faulted = has if self.probe_time is None else has & (np.arange(n_all) < n_req)
             age_min = np.maximum(all_time - cols["leak_since"][tk], 0.0) / 60.0
             svc = np.where(
-                has,
+                faulted,
                 svc * cols["latency_multiply"][tk]
                 + cols["latency_add"][tk]
                 + cols["leak_growth"][tk] * age_min,

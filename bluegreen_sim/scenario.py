@@ -239,6 +239,10 @@ class HealthCheckSpec(_Model):
     # AWS documents one passing check for a new target; observed behaviour is the healthy
     # threshold (AWS_FACTS C4). A parameter, default as documented.
     initial_checks: int = Field(default=1, ge=1, le=10)
+    # A probe queues at the task like a request (an overloaded task fails it by timeout); its
+    # own work is the health-check path's, usually far less than a request's. null: probes
+    # take a request's service time.
+    probe_time: Duration | None = 0.005
 
     @model_validator(mode="after")
     def _check_ranges(self) -> HealthCheckSpec:

@@ -419,7 +419,7 @@ def test_evaluate_alarm_rejects_non_integer_counts(
 
 
 def test_m_greater_than_n_message_names_both() -> None:
-    with pytest.raises(ValueError, match="datapoints_to_alarm.*evaluation_periods"):
+    with pytest.raises(ValueError, match=r"datapoints_to_alarm.*evaluation_periods"):
         evaluate("X X X", 4, 3)
 
 

@@ -39,10 +39,10 @@ def test_codedeploy_canary_rollback_seed_7():
             "requests_502": 0,
             "time_to_detect_s": 94.96107676127613,
             "rollback_start_s": 300.0,
-            "latency_p99_ms": 249.45822270682802,
-            "worst_minute_p99_ms": 304.3864387299933,
+            "latency_p99_ms": 244.54291021157533,
+            "worst_minute_p99_ms": 272.8287843244732,
             "peak_tasks": 20,
-            "vcpu_hours": 2.750002920505362,
+            "vcpu_hours": 2.7500029771764787,
         },
     )
 
@@ -82,12 +82,12 @@ def test_ecs_linear_least_outstanding_with_a_crash_seed_3():
         {
             "outcome": "ROLLED_BACK",
             "requests_total": 179805,
-            "requests_failed": 6,
-            "requests_502": 6,
+            "requests_failed": 4,
+            "requests_502": 4,
             "rollback_start_s": 162.0,
             "latency_p99_ms": 371.40930083356994,
-            "worst_minute_p99_ms": 466.922037678611,
+            "worst_minute_p99_ms": 439.8616808303207,
             "peak_tasks": 8,
-            "vcpu_hours": 0.40667587545446665,
+            "vcpu_hours": 0.4066826194321915,
         },
     )
