@@ -5,12 +5,17 @@ The public API::
     from bluegreen_sim import load_scenario, simulate
     result = simulate(load_scenario("scenarios/canary-bad-green.yaml"), seed=1)
     result.summary, result.timeline, result.events, result.plot()
+
+``compare`` runs variants over the same seeds; ``sweep`` runs grids × replications on
+serial, process or Dask backends; ``evaluate_alarm`` is CloudWatch's evaluation rule alone.
 """
 
 from .cloudwatch import evaluate_alarm
+from .compare import compare
 from .results import Result
 from .scenario import Scenario, ScenarioError, load_scenario
 from .simulation import simulate
+from .sweep import sweep
 
 __version__ = "0.1.0"
 
@@ -18,7 +23,9 @@ __all__ = [
     "Result",
     "Scenario",
     "ScenarioError",
+    "compare",
     "evaluate_alarm",
     "load_scenario",
     "simulate",
+    "sweep",
 ]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ProcessPoolExecutor
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,7 @@ import pandas as pd
 
 from .scenario import Scenario, ScenarioError, apply_overrides, load_scenario, scenario_from_dict
 from .simulation import simulate
+from .stats import CONFIDENCE, mean_interval, t_quantile, wilson_interval
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -49,7 +49,6 @@ FIGURES_OF_MERIT: dict[str, str] = {
     "cost_usd": "cost (USD)",
 }
 ROLLED_BACK = "rolled_back"
-CONFIDENCE = 0.95
 
 
 def compare(
@@ -147,7 +146,7 @@ def comparison_table(runs: pd.DataFrame, *, confidence: float = CONFIDENCE) -> p
                 if key in group
                 else np.array([])
             )
-            mean, lo, hi = mean_interval(values, confidence)
+            _, mean, lo, hi = mean_interval(values, confidence)
             row.update(
                 {(key, "mean"): mean, (key, "lo"): lo, (key, "hi"): hi, (key, "n"): len(values)}
             )
@@ -167,84 +166,6 @@ def comparison_table(runs: pd.DataFrame, *, confidence: float = CONFIDENCE) -> p
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["figure", "stat"])
     table.index.name = "variant"
     return table
-
-
-def mean_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
-    """(mean, lo, hi): the Student-t interval of the mean; NaN bounds with fewer than 2 values."""
-    n = len(values)
-    if n == 0:
-        return (math.nan, math.nan, math.nan)
-    mean = float(np.mean(values))
-    if n < 2:
-        return (mean, math.nan, math.nan)
-    half = t_quantile(0.5 + confidence / 2, n - 1) * float(np.std(values, ddof=1)) / math.sqrt(n)
-    return (mean, mean - half, mean + half)
-
-
-def wilson_interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """The Wilson score interval of a proportion k/n (sensible at 0 and n, unlike k/n ± z·se)."""
-    if n == 0:
-        return (math.nan, math.nan)
-    z = _normal_quantile(0.5 + confidence / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-@lru_cache(maxsize=256)
-def t_quantile(q: float, df: int) -> float:
-    """The ``q`` quantile (q > 0.5) of Student's t with ``df`` degrees of freedom.
-
-    Bisection on the exact CDF for whole degrees of freedom (Abramowitz & Stegun 26.7.3/4), so
-    that no SciPy is needed: accurate to ~1e-10.
-    """
-    if not 0.5 < q < 1 or df < 1:
-        raise ValueError("t_quantile needs 0.5 < q < 1 and df >= 1")
-    target = 2 * q - 1  # P(|T| <= t)
-    lo, hi = 0.0, 1.0
-    while _t_central(hi, df) < target:
-        hi *= 2
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if _t_central(mid, df) < target:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12 * max(1.0, hi):
-            break
-    return (lo + hi) / 2
-
-
-def _t_central(t: float, df: int) -> float:
-    """P(|T| <= t) for Student's t with whole ``df`` (A&S 26.7.3 and 26.7.4)."""
-    theta = math.atan(t / math.sqrt(df))
-    s, c = math.sin(theta), math.cos(theta)
-    c2 = c * c
-    if df % 2 == 1:
-        total, term = 0.0, c
-        for k in range(1, (df - 1) // 2 + 1):
-            if k > 1:
-                term *= c2 * (2 * k - 2) / (2 * k - 1)
-            total += term
-        return (2 / math.pi) * (theta + (s * total if df > 1 else 0.0))
-    total, term = 1.0, 1.0
-    for k in range(1, (df - 2) // 2 + 1):
-        term *= c2 * (2 * k - 1) / (2 * k)
-        total += term
-    return s * total
-
-
-def _normal_quantile(q: float) -> float:
-    # Bisection on the normal CDF (erf); fine for the handful of calls a table makes.
-    lo, hi = -10.0, 10.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        if 0.5 * (1 + math.erf(mid / math.sqrt(2))) < q:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
 
 
 # -- text -------------------------------------------------------------------------------------

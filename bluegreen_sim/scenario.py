@@ -533,16 +533,21 @@ class ReadyWait(_Model):
         return self
 
 
+def _ecs_shift(percent: float, bake: float, names: tuple[str, str]) -> None:
+    """ECS's rules for a shift percentage (multiples of 0.1) and a bake (up to 1440 min)."""
+    if abs(percent * 10 - round(percent * 10)) > 1e-9:
+        raise ValueError(f"{names[0]} must be a multiple of 0.1")
+    if bake > 1440 * 60:
+        raise ValueError(f"{names[1]} must be at most 1440 minutes")
+
+
 class LinearConfig(_Model):
     step_percent: float = Field(default=10.0, ge=3.0, le=100.0)
     step_bake_time: Duration = 360.0
 
     @model_validator(mode="after")
     def _check(self) -> LinearConfig:
-        if abs(self.step_percent * 10 - round(self.step_percent * 10)) > 1e-9:
-            raise ValueError("step_percent must be a multiple of 0.1")
-        if self.step_bake_time > 1440 * 60:
-            raise ValueError("step_bake_time must be at most 1440 minutes")
+        _ecs_shift(self.step_percent, self.step_bake_time, ("step_percent", "step_bake_time"))
         return self
 
 
@@ -552,10 +557,9 @@ class CanaryConfig(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> CanaryConfig:
-        if abs(self.canary_percent * 10 - round(self.canary_percent * 10)) > 1e-9:
-            raise ValueError("canary_percent must be a multiple of 0.1")
-        if self.canary_bake_time > 1440 * 60:
-            raise ValueError("canary_bake_time must be at most 1440 minutes")
+        _ecs_shift(
+            self.canary_percent, self.canary_bake_time, ("canary_percent", "canary_bake_time")
+        )
         return self
 
 

@@ -63,6 +63,7 @@ from .scenario import (
     load_scenario,
     scenario_from_dict,
 )
+from .stats import mean_interval, t_quantile, wilson_interval
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -954,88 +955,6 @@ SUMMARY_METRICS = (
     "peak_tasks",
     "cost_usd",
 )
-
-
-def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``k/n`` (``z=1.96``: 95 %); NaNs when ``n == 0``."""
-    if n <= 0:
-        return (math.nan, math.nan)
-    p = k / n
-    z2 = z * z
-    center = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return (max(0.0, center - half), min(1.0, center + half))
-
-
-def t_quantile(q: float, df: float) -> float:
-    """Quantile ``q`` of Student's t with ``df`` degrees of freedom (no scipy needed)."""
-    if not 0 < q < 1 or df <= 0:
-        raise ValueError("need 0 < q < 1 and df > 0")
-    if q == 0.5:
-        return 0.0
-    if q < 0.5:
-        return -t_quantile(1 - q, df)
-    lo, hi = 0.0, 1.0
-    while _t_cdf(hi, df) < q:
-        hi *= 2
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if _t_cdf(mid, df) < q:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-13 * max(1.0, hi):
-            break
-    return (lo + hi) / 2
-
-
-def _t_cdf(t: float, df: float) -> float:
-    x = df / (df + t * t)
-    tail = 0.5 * _beta_inc(df / 2, 0.5, x)
-    return 1 - tail if t >= 0 else tail
-
-
-def _beta_inc(a: float, b: float, x: float) -> float:
-    """Regularised incomplete beta I_x(a, b) by its continued fraction (Lentz)."""
-    if x <= 0:
-        return 0.0
-    if x >= 1:
-        return 1.0
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    if x > (a + 1) / (a + b + 2):  # the fraction converges fast only below this point
-        return 1.0 - _beta_inc(b, a, 1 - x)
-    tiny = 1e-300
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 500):
-        for num in (
-            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
-        ):
-            d = 1.0 + num * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + num / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < 1e-15:
-            break
-    return math.exp(log_front) * h / a
-
-
-def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[int, float, float, float]:
-    """(n, mean, low, high): the mean and its Student-t interval; missing values left out."""
-    x = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce").dropna(), dtype=float)
-    n = len(x)
-    if n == 0:
-        return (0, math.nan, math.nan, math.nan)
-    mean = float(x.mean())
-    if n == 1:
-        return (1, mean, math.nan, math.nan)
-    half = t_quantile(0.5 + level / 2, n - 1) * float(x.std(ddof=1)) / math.sqrt(n)
-    return (n, mean, mean - half, mean + half)
 
 
 def grid_columns(df: pd.DataFrame) -> list[str]:

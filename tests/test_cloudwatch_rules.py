@@ -66,9 +66,7 @@ def assert_row(pattern: str, m: int, expected: dict[str, str]) -> None:
             assert got == (before if want == RETAIN else want), (pattern, treat, before)
 
 
-def columns(
-    missing: str, ignore: str, breaching: str, not_breaching: str
-) -> dict[str, str]:
+def columns(missing: str, ignore: str, breaching: str, not_breaching: str) -> dict[str, str]:
     """One table row's expected states, in the AWS table's column order."""
     return {
         "missing": missing,
@@ -179,9 +177,7 @@ def test_missing_and_ignore_alarm_when_real_breaches_reach_m() -> None:
 def test_missing_and_ignore_go_ok_on_a_non_breaching_real_point() -> None:
     for treat in ("missing", "ignore"):
         for before in ALARM_STATES:
-            got = evaluate(
-                "X - 0 - -", 2, treat_missing_data=treat, previous_state=before
-            )
+            got = evaluate("X - 0 - -", 2, treat_missing_data=treat, previous_state=before)
             assert got == "OK"
 
 
@@ -192,12 +188,8 @@ def test_all_missing_for_each_setting() -> None:
             "INSUFFICIENT_DATA"
         )
         assert evaluate("- - - - -", treat_missing_data="ignore", **kwargs) == before
-        assert (
-            evaluate("- - - - -", treat_missing_data="breaching", **kwargs) == "ALARM"
-        )
-        assert (
-            evaluate("- - - - -", treat_missing_data="notBreaching", **kwargs) == "OK"
-        )
+        assert evaluate("- - - - -", treat_missing_data="breaching", **kwargs) == "ALARM"
+        assert evaluate("- - - - -", treat_missing_data="notBreaching", **kwargs) == "OK"
 
 
 def test_default_treatment_is_missing() -> None:
@@ -266,9 +258,7 @@ def test_premature_alarm_blocked_by_any_non_breaching_real_point() -> None:
 
 def test_premature_alarm_keeps_state_under_ignore() -> None:
     for before in ALARM_STATES:
-        got = evaluate(
-            "- - X - -", 3, treat_missing_data="ignore", previous_state=before
-        )
+        got = evaluate("- - X - -", 3, treat_missing_data="ignore", previous_state=before)
         assert got == before
 
 
@@ -313,9 +303,7 @@ def test_comparison_at_threshold_boundary(
     comparison: str, below: bool, at: bool, above: bool
 ) -> None:
     threshold = 10.0
-    assert (
-        breaches(math.nextafter(threshold, -math.inf), threshold, comparison) is below
-    )
+    assert breaches(math.nextafter(threshold, -math.inf), threshold, comparison) is below
     assert breaches(threshold, threshold, comparison) is at
     assert breaches(math.nextafter(threshold, math.inf), threshold, comparison) is above
 
@@ -347,9 +335,7 @@ def test_comparisons_constant_lists_the_four_operators() -> None:
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("n", "expected"), [(1, 3), (2, 4), (3, 5), (5, 7), (6, 8), (9, 12)]
-)
+@pytest.mark.parametrize(("n", "expected"), [(1, 3), (2, 4), (3, 5), (5, 7), (6, 8), (9, 12)])
 def test_evaluation_range(n: int, expected: int) -> None:
     assert evaluation_range(n) == expected
 
@@ -408,9 +394,7 @@ def test_evaluate_alarm_validates_arguments(argument: str, value: object) -> Non
         ("datapoints_to_alarm", True),
     ],
 )
-def test_evaluate_alarm_rejects_non_integer_counts(
-    argument: str, value: object
-) -> None:
+def test_evaluate_alarm_rejects_non_integer_counts(argument: str, value: object) -> None:
     kwargs = {**_GOOD, argument: value}
     if argument == "evaluation_periods":
         kwargs["datapoints_to_alarm"] = None
@@ -474,9 +458,7 @@ def test_with_n_real_points_the_setting_and_state_do_not_matter(alarm: dict) -> 
     if sum(v is not None for v in values) < alarm["evaluation_periods"]:
         values = values + [0.0] * alarm["evaluation_periods"]
     results = {
-        evaluate_alarm(
-            values, **{**alarm, "treat_missing_data": t, "previous_state": s}
-        )
+        evaluate_alarm(values, **{**alarm, "treat_missing_data": t, "previous_state": s})
         for t in TREAT_MISSING
         for s in ALARM_STATES
     }
@@ -559,9 +541,7 @@ def test_nearest_rank_reference_agrees_with_numpy_off_the_boundaries() -> None:
 @given(
     seed=st.integers(0, 2**32 - 1),
     # Multiples of 1000 put q * n exactly on a rank for p99.9-style q.
-    size=st.one_of(
-        st.integers(1, 3000), st.sampled_from([10, 100, 1000, 2000, 5000, 10000])
-    ),
+    size=st.one_of(st.integers(1, 3000), st.sampled_from([10, 100, 1000, 2000, 5000, 10000])),
     sigma=st.floats(0.05, 1.5),
     median_ms=st.floats(0.5, 2000.0),
     # q as CloudWatch names it, p0.00 .. p100.00, parsed the way the simulator does.
@@ -586,9 +566,7 @@ def test_hist_percentile_within_one_percent_of_exact(
     st.lists(st.floats(0.0, 1e6), max_size=200),
     st.lists(st.floats(0.0, 1e6), max_size=200),
 )
-def test_histograms_merge_by_adding_counts(
-    first: list[float], second: list[float]
-) -> None:
+def test_histograms_merge_by_adding_counts(first: list[float], second: list[float]) -> None:
     merged = hist_counts(np.array(first)) + hist_counts(np.array(second))
     together = hist_counts(np.array(first + second))
     np.testing.assert_array_equal(merged, together)
@@ -626,9 +604,7 @@ def test_hist_percentile_rounding_of_q_times_n() -> None:
         (-np.ones(HIST_BUCKETS, dtype=int), 0.5, "negative"),
     ],
 )
-def test_hist_percentile_rejects_bad_input(
-    counts: np.ndarray, q: float, match: str
-) -> None:
+def test_hist_percentile_rejects_bad_input(counts: np.ndarray, q: float, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         hist_percentile(counts, q)
 
@@ -686,9 +662,7 @@ def test_statistics_constant() -> None:
 @pytest.mark.parametrize("stat", [*STATISTICS, "p99"])
 def test_empty_period_is_a_missing_datapoint(stat: str) -> None:
     empty = {"count": 0, "total": 0.0, "minimum": None, "maximum": None}
-    assert (
-        statistic_value(stat, hist=np.zeros(HIST_BUCKETS, dtype=int), **empty) is None
-    )
+    assert statistic_value(stat, hist=np.zeros(HIST_BUCKETS, dtype=int), **empty) is None
 
 
 def test_percentile_statistic_from_histogram() -> None:

@@ -170,10 +170,10 @@ def test_t_quantile_other_levels():
 
 
 def test_mean_interval_and_wilson():
-    mean, lo, hi = mean_interval(np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    _, mean, lo, hi = mean_interval(np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
     assert (mean, lo, hi) == pytest.approx((3.0, 1.03676, 4.96324), abs=1e-5)
-    assert mean_interval(np.array([7.0]))[0] == 7.0
-    assert all(np.isnan(mean_interval(np.array([7.0]))[1:]))
+    assert mean_interval(np.array([7.0]))[:2] == (1, 7.0)
+    assert all(np.isnan(mean_interval(np.array([7.0]))[2:]))
     assert wilson_interval(0, 10) == pytest.approx((0.0, 0.27753), abs=1e-5)
     assert wilson_interval(10, 10) == pytest.approx((0.72247, 1.0), abs=1e-5)
     assert wilson_interval(5, 10) == pytest.approx((0.23659, 0.76341), abs=1e-5)

@@ -20,18 +20,16 @@ import yaml
 
 from bluegreen_sim.scenario import ScenarioError, load_scenario, scenario_from_dict
 from bluegreen_sim.simulation import simulate
+from bluegreen_sim.stats import mean_interval, normal_quantile, t_quantile, wilson_interval
 from bluegreen_sim.sweep import (
     grid_points,
     load_sweep_file,
-    mean_interval,
     plot_detection,
     plot_risk_speed,
     rerun,
     summarize,
     sweep,
     sweep_file,
-    t_quantile,
-    wilson_interval,
 )
 
 matplotlib.use("Agg")
@@ -426,11 +424,12 @@ def test_helpers_against_known_values():
     assert t_quantile(0.995, 199) == pytest.approx(2.600760216, rel=1e-8)
     assert t_quantile(0.025, 30) == pytest.approx(-2.042272456301, rel=1e-9)
     # Wilson's bounds are the p with (k/n - p)^2 = z^2 p (1 - p) / n: solve the quadratic.
-    for k, n, z in ((5, 10, 1.96), (3, 40, 2.5758), (197, 200, 1.96)):
+    for k, n, conf in ((5, 10, 0.95), (3, 40, 0.99), (197, 200, 0.95)):
+        z = normal_quantile(0.5 + conf / 2)
         ph = k / n
         a, b, c = 1 + z * z / n, -(2 * ph + z * z / n), ph * ph
         roots = sorted(np.roots([a, b, c]).real)
-        assert wilson_interval(k, n, z) == pytest.approx(tuple(roots), abs=1e-12)
+        assert wilson_interval(k, n, conf) == pytest.approx(tuple(roots), abs=1e-12)
     assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(20, 20)[1] == 1.0
     n, mean, _, hi = mean_interval([1.0, 2.0, 3.0, None])
     assert (n, mean) == (3, 2.0)
@@ -519,6 +518,6 @@ def test_alarm_detection_rate_matches_poisson():
     lam = R_RPS * W_PERCENT / 100 * P_ERR * 60
     expected = 1 - poisson_cdf(THRESHOLD, lam)
     k, n = int(rolled.sum()), len(df)
-    lo, hi = wilson_interval(k, n, z=2.5758293035489)
+    lo, hi = wilson_interval(k, n, confidence=0.99)
     print(f"200 runs in {elapsed:.1f}s: {k}/{n} rolled back, theory {expected:.4f}")
     assert lo <= expected <= hi, (k, n, expected)
