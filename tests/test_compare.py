@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -9,7 +10,6 @@ import pandas as pd
 import pytest
 import yaml
 
-import bluegreen_sim.compare as cmp
 from bluegreen_sim.compare import (
     FIGURES_OF_MERIT,
     compare,
@@ -21,6 +21,9 @@ from bluegreen_sim.compare import (
     wilson_interval,
 )
 from bluegreen_sim.scenario import ScenarioError, scenario_from_dict
+
+# The module, not the function that ``bluegreen_sim`` exports under the same name.
+cmp = importlib.import_module("bluegreen_sim.compare")
 
 RAW = {
     "name": "tiny-compare",
