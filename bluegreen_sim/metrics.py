@@ -156,16 +156,15 @@ class MetricStore:
             if n == 0:
                 return None
             o = 1 if metric == "HealthyHostCount" else 4
-            return (
-                _statistic_value(
-                    stat,
-                    count=int(n),
-                    total=float(h[:, o].sum()),
-                    minimum=float(h[:, o + 1].min()),
-                    maximum=float(h[:, o + 2].max()),
-                )
-                if not stat.startswith("p")
-                else float(h[:, o].sum() / n)
+            if stat.startswith("p"):
+                # host counts have no per-sample distribution here: a percentile is the mean
+                return float(h[:, o].sum() / n)
+            return _statistic_value(
+                stat,
+                count=int(n),
+                total=float(h[:, o].sum()),
+                minimum=float(h[:, o + 1].min()),
+                maximum=float(h[:, o + 2].max()),
             )
         v = self.values[b0:b1, dimension]
         if metric == "TargetResponseTime":
@@ -223,7 +222,17 @@ class Alarm:
         """The datapoints of the evaluation range that ends at ``now``, oldest first."""
         s = self.spec
         n = evaluation_range(s.evaluation_periods)
-        return [self._value(now - k * s.period, now - (k - 1) * s.period) for k in range(n, 0, -1)]
+        # What CloudWatch has received by now: the load balancer sends 60-second aggregates
+        # (10-second ones for high-resolution periods here), each publish_delay after its
+        # interval ends. A period past that is partial, or missing if none of it arrived.
+        grain = 60.0 if s.period >= 60 else RES
+        delay = self.world.scenario.cloudwatch.publish_delay
+        seen = grain * math.floor((now - delay) / grain + 1e-9)
+        values = []
+        for k in range(n, 0, -1):
+            start, end = now - k * s.period, min(now - (k - 1) * s.period, seen)
+            values.append(self._value(start, end) if end > start else None)
+        return values
 
     def _value(self, start: float, end: float) -> float | None:
         s = self.spec

@@ -676,6 +676,25 @@ class EngineSpec(_Model):
         return v
 
 
+class CloudWatchSpec(_Model):
+    """How CloudWatch sees the load balancer's metrics.
+
+    ``publish_delay``: how long after a response its count reaches CloudWatch. AWS documents
+    that ALB sends metrics in 60-second intervals but not how long they take to be visible
+    to alarms; 0 (the default) makes alarm detection times a lower bound. With a delay, the
+    newest period an alarm evaluates is partial or missing, as on AWS.
+    """
+
+    publish_delay: Duration = 0.0
+
+    @field_validator("publish_delay")
+    @classmethod
+    def _delay(cls, v: float) -> float:
+        if v > 600:
+            raise ValueError("publish_delay must be at most 10m")
+        return v
+
+
 class Scenario(_Model):
     """A whole scenario file. Every field has a default."""
 
@@ -692,6 +711,7 @@ class Scenario(_Model):
     deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
     alarms: list[AlarmSpec] = Field(default_factory=list)
     pricing: Pricing = Field(default_factory=Pricing)
+    cloudwatch: CloudWatchSpec = Field(default_factory=CloudWatchSpec)
     engine: EngineSpec = Field(default_factory=EngineSpec)
     # Where relative paths (trace, empirical CSVs) are resolved; set by load_scenario.
     base_dir: str | None = None

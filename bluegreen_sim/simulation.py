@@ -193,7 +193,9 @@ def _summary(world: World, seed: Any, timeline: pd.DataFrame) -> dict[str, Any]:
         "scenario": sc.name,
         "seed": seed if isinstance(seed, int | str) else repr(seed),
         "controller": sc.deployment.controller,
-        "outcome": dep.outcome if dep.outcome != "IN_PROGRESS" else "IN_PROGRESS",
+        # SUCCEEDED, ROLLED_BACK, FAILED, STOPPED, NO_DEPLOYMENT; IN_PROGRESS if the run
+        # ended before the deployment did
+        "outcome": dep.outcome,
         "outcome_reason": dep.reason,
         "deployment_start_s": dep.start,
         "deployment_end_s": dep.end,

@@ -143,3 +143,38 @@ def test_ratio_is_missing_when_there_are_no_requests(run):
     # Before green has traffic its RequestCount is 0: metric math gives no datapoint.
     first = run.alarms.iloc[0]
     assert first["datapoints"].split(", ")[-1] == "-"
+
+
+def test_a_publish_delay_makes_the_newest_datapoint_partial_and_detection_later():
+    def first_alarm(delay):
+        raw = {
+            "duration": 400,
+            "load": {"rps": 40},
+            "service": {"tasks": 2, "latency": {"distribution": "exponential", "mean": 0.02}},
+            "blue": {"error_rate": 0.2},
+            "cloudwatch": {"publish_delay": delay},
+            "alarms": [
+                {
+                    "name": "blue-5xx",
+                    "metric": "HTTPCode_Target_5XX_Count",
+                    "target_group": "blue",
+                    "statistic": "Sum",
+                    "evaluation_periods": 1,
+                    "threshold": 300,
+                }
+            ],
+        }
+        res = simulate(scenario_from_dict(raw), seed=2)
+        fired = res.alarms[res.alarms["new_state"] == "ALARM"].iloc[0]
+        return fired["time_s"], fired["datapoints"]
+
+    # About 480 errors a minute. Without a delay the minute [0, 60) is judged at 60 s. With a
+    # 30 s delay, at 60 s nothing has arrived; at 120 s the newest minute is still on its way
+    # (missing), and the alarm judges the minute before: the evaluation range is wider than N
+    # for exactly this.
+    t0, shown0 = first_alarm(0)
+    t30, shown30 = first_alarm(30)
+    assert t0 == 60
+    assert float(shown0.split(", ")[-1]) > 300
+    assert t30 == 120
+    assert shown30.split(", ")[-1] == "-" and float(shown30.split(", ")[-2]) > 300
