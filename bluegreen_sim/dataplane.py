@@ -305,11 +305,6 @@ class DataPlane:
         return max(0.0, self.computed_until - self.env.now)
 
     # -- serving a window --------------------------------------------------------------------
-    def serve_window(self, t0: float, t1: float) -> None:
-        """Serve the window [t0, t1) now."""
-        self.flush()
-        self.serve_windows([(t0, t1)])
-
     def serve_windows(self, windows: list[tuple[float, float]]) -> None:
         """Serve consecutive windows, in which the control state did not change, in one pass."""
         world = self.world

@@ -106,11 +106,6 @@ class Task:
         self._health = value
         self.world.version += 1
 
-    @property
-    def in_target_group(self) -> bool:
-        """Registered and not yet deregistered."""
-        return self.health in ("initial", "healthy", "unhealthy")
-
     def __repr__(self) -> str:
         return f"Task({self.name}, {self.state}, {self.health})"
 
@@ -127,7 +122,6 @@ class TaskSet:
         self.active = True
         self._started = 0
         self.startup = Sampler(spec.startup, world.scenario)
-        self.failed_tasks = 0  # tasks that stopped before becoming healthy (circuit breaker)
         self.on_task_failed: list = []  # callbacks(task) for controllers (circuit breaker)
         self.on_task_healthy: list = []
 
@@ -181,7 +175,6 @@ class TaskSet:
         """Stop one task; ECS starts a replacement while the task set is active."""
         if task.state in (STOPPED, DRAINING):
             return
-        failed_before_healthy = task.healthy_at is None
         tg = self.world.alb.target_group(self.revision)
         if task.health is not None and drain:
             task.state = DRAINING
@@ -192,8 +185,6 @@ class TaskSet:
                 tg.remove(task)
             self._stopped(task, reason)
         if reason.startswith(("crashed", "unhealthy", "essential container exited")):
-            if failed_before_healthy:
-                self.failed_tasks += 1
             for callback in list(self.on_task_failed):
                 callback(task)
         if replace and self.active:
@@ -219,8 +210,6 @@ class TaskSet:
             tg.remove(task)
         self._stopped(task, reason)
         if not was_draining:
-            if task.healthy_at is None:
-                self.failed_tasks += 1
             for callback in list(self.on_task_failed):
                 callback(task)
             if self.active:

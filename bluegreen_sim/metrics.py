@@ -215,7 +215,6 @@ class Alarm:
         self.spec = spec
         self.state = "INSUFFICIENT_DATA"
         self.history: list[dict] = []
-        self.last_values: list[float | None] = []
         self.cadence = 60.0 if spec.period >= 60 else 10.0
 
     def values(self, now: float) -> list[float | None]:
@@ -268,7 +267,6 @@ class Alarm:
             treat_missing_data=s.treat_missing_data,
             previous_state=self.state,
         )
-        self.last_values = values
         if new != self.state:
             old, self.state = self.state, new
             shown = ", ".join("-" if v is None else f"{v:g}" for v in values)

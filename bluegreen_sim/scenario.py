@@ -305,25 +305,9 @@ FAULT_ANCHORS = (
 class FaultSpec(_Model):
     """Something that goes wrong: what, to which revision, from when, for how long, how widely."""
 
-    kind: Literal[
-        "error_rate",
-        "latency",
-        "crash",
-        "crash_loop",
-        "health_check",
-        "slow_leak",
-        "load_dependent",
-        "dependency_outage",
-    ]
+    kind: Literal[FAULT_KINDS]  # type: ignore[valid-type]
     revision: Literal["blue", "green", "both"] = "green"
-    after: Literal[
-        "start",
-        "deployment_start",
-        "green_running",
-        "test_traffic",
-        "production_traffic",
-        "full_traffic",
-    ] = "start"
+    after: Literal[FAULT_ANCHORS] = "start"  # type: ignore[valid-type]
     at: Duration = 0.0
     duration: Duration | None = None
     fraction: float = Field(default=1.0, gt=0.0, le=1.0)
