@@ -83,7 +83,7 @@ class MetricStore:
         """Count finished requests (production and test) by when their response went out."""
         if not len(response):
             return
-        bucket = (response // RES).astype(np.int64)
+        bucket = np.floor(response / RES).astype(np.int64)  # faster than //, exact at edges
         b0, b1 = int(bucket.min()), int(bucket.max()) + 1
         self._ensure(b1)
         nb = b1 - b0
