@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 BLUE, GREEN = 0, 1
 REVISIONS = ("blue", "green")
 PRODUCTION, TEST = 0, 1
-FLUSH_EVERY = 10.0  # seconds of simulated time between routine finalisations
-MAX_SPAN = 10.0  # seconds of quiet windows served in one numpy pass, at most
+FLUSH_EVERY = 30.0  # seconds of simulated time between routine finalisations
+MAX_SPAN = 30.0  # seconds of quiet windows served in one numpy pass, at most
 LATE = 2  # SimPy priority after NORMAL (1): the data plane sees every change made at t0
 
 

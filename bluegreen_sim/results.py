@@ -50,8 +50,7 @@ class Recorder:
             "healthy": np.full((horizon, 2), np.nan),
             "running": np.full((horizon, 2), np.nan),
         }
-        self._running_key: int | None = None
-        self._running = [0, 0]
+        self._state_key: tuple | None = None  # (world version, green weight) last recorded
         self.minute_hist: dict[int, np.ndarray] = {}
         self.hist = np.zeros(HIST_BUCKETS, np.int64)
         self.status_counts = np.zeros((2, len(STATUSES)), np.int64)  # by revision and status
@@ -81,15 +80,17 @@ class Recorder:
         if s1 <= s0:
             return
         self._grow(s1)
+        key = (world.version, world.listener.green_weight)
+        if key == self._state_key:
+            return  # unchanged: the timeline carries the last values forward
+        self._state_key = key
         self.state["green_weight"][s0:s1] = world.listener.green_weight
-        if self._running_key != world.version:
-            self._running_key = world.version
-            self._running = [
-                len(world.task_sets[r].running()) if r in world.task_sets else 0 for r in REVISIONS
-            ]
+        running = [
+            len(world.task_sets[r].running()) if r in world.task_sets else 0 for r in REVISIONS
+        ]
         for g in range(2):
             self.state["healthy"][s0:s1, g] = counts[g][0]
-            self.state["running"][s0:s1, g] = self._running[g]
+            self.state["running"][s0:s1, g] = running[g]
 
     def record(self, batch: dict[str, np.ndarray]) -> None:
         """Take a batch of finished requests (whole seconds of responses)."""
