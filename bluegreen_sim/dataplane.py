@@ -504,7 +504,12 @@ class DataPlane:
         sum of service times and F the time the server is free from the previous window.
         """
         seg = task[rows]
-        order = np.lexsort((time[rows], seg))
+        t = time[rows]
+        if seg.max() < 32768 and (len(t) < 2 or bool(np.all(t[1:] >= t[:-1]))):
+            # already in time order (no probes mixed in): a stable radix sort by target
+            order = np.argsort(seg.astype(np.int16), kind="stable")
+        else:
+            order = np.lexsort((t, seg))
         r = rows[order]
         seg = seg[order]
         a = time[r]
