@@ -126,7 +126,16 @@ class MetricStore:
             v[:, LB, _TRT_MIN] = np.minimum(v[:, LB, _TRT_MIN], lo.min(axis=1))
             v[:, LB, _TRT_MAX] = np.maximum(v[:, LB, _TRT_MAX], hi.max(axis=1))
             # Histograms of target responses, kept per batch with the buckets they cover.
-            self.hist_batches.append((b0, b1, bucket[target], revision[target], hist_ids[target]))
+            # compact types: these are kept for the whole run (7 bytes per response)
+            self.hist_batches.append(
+                (
+                    b0,
+                    b1,
+                    bucket[target].astype(np.int32),
+                    revision[target].astype(np.int8),
+                    hist_ids[target].astype(np.int16),
+                )
+            )
 
     def sample_hosts(self, t0: float, t1: float, counts: list[tuple[int, int]]) -> None:
         """Record the (healthy, unhealthy) counts per target group in force over [t0, t1)."""
