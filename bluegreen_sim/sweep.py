@@ -36,6 +36,7 @@ old rows and the new ones come from different models.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import json
 import logging
@@ -73,7 +74,18 @@ if TYPE_CHECKING:
 BACKENDS = ("serial", "processes", "dask")
 
 # Columns every row has besides the grid values and the run's summary.
-ID_COLUMNS = ("point", "replication", "run_id", "entropy", "spawn_key", "overrides")
+ID_COLUMNS = ("point", "replication", "run_id", "entropy", "spawn_key", "overrides", "code")
+
+
+def _code_version() -> str:
+    """A fingerprint of the simulator's source: runs saved by other code are not reused."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+CODE_VERSION = _code_version()
 # Summary fields that are text; "" is stored as missing so Parquet and CSV agree.
 TEXT_FIELDS = frozenset(
     {"scenario", "controller", "outcome", "outcome_reason", "alarms_fired", "error"}
@@ -506,6 +518,7 @@ def _identity_frame(
                     "entropy": str(entropy),
                     "spawn_key": str((r,)),
                     "overrides": text,
+                    "code": CODE_VERSION,
                 }
             )
     columns = [*grid, *zipped, *ID_COLUMNS]
@@ -880,6 +893,14 @@ def _reusable(stored: dict[str, Any], identity: pd.DataFrame, store: _Store | No
     if rows is None:
         return set()
     mine = dict(zip(identity["run_id"], identity["overrides"], strict=True))
+    if "code" in rows and len(rows) and (rows["code"] != CODE_VERSION).any():
+        other = rows.loc[rows["code"] != CODE_VERSION, "code"].iloc[0]
+        raise ScenarioError(
+            str(store.path),
+            "out",
+            f"holds runs made by another version of the simulator (code {other}, this is "
+            f"{CODE_VERSION}): their numbers would not match new runs; choose another out",
+        )
     done = set()
     for run_id, overrides in zip(rows["run_id"], rows["overrides"], strict=True):
         if run_id not in mine:

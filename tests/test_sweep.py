@@ -22,6 +22,7 @@ from bluegreen_sim.scenario import ScenarioError, load_scenario, scenario_from_d
 from bluegreen_sim.simulation import simulate
 from bluegreen_sim.stats import mean_interval, normal_quantile, t_quantile, wilson_interval
 from bluegreen_sim.sweep import (
+    CODE_VERSION,
     grid_points,
     load_sweep_file,
     plot_detection,
@@ -346,6 +347,22 @@ def test_out_holding_another_sweep_is_refused(tmp_path):
         sweep(sc, {"green.error_rate": [0.5]}, entropy=5, out=out)
     with pytest.raises(ScenarioError, match=r"\.parquet or \.csv"):
         sweep(sc, {"green.error_rate": [0.0]}, out=tmp_path / "runs.xlsx")
+
+
+def test_runs_saved_by_other_simulator_code_are_not_reused(tmp_path):
+    out = tmp_path / "runs.csv"
+    sc = tiny_scenario(duration="2m")
+    first = sweep(sc, {"green.error_rate": [0.0]}, entropy=5, out=out)
+    assert (first["code"] == CODE_VERSION).all()
+    # the same sweep resumes (nothing to run again) while the code is the same...
+    again = sweep(sc, {"green.error_rate": [0.0]}, entropy=5, out=out)
+    assert again.attrs["sweep"]["executed"] == 0
+    # ...but not once the saved runs say another version of the simulator made them
+    saved = pd.read_csv(out, dtype=str)
+    saved["code"] = "000000000000"
+    saved.to_csv(out, index=False)
+    with pytest.raises(ScenarioError, match="another version of the simulator"):
+        sweep(sc, {"green.error_rate": [0.0]}, entropy=5, out=out)
 
 
 # --------------------------------------------------------------------------------------------
