@@ -184,6 +184,7 @@ class Recorder:
             h = self.minute_hist.setdefault(int(m), np.zeros(HIST_BUCKETS, np.int64))
             h[lo:hi] += part
 
+
 @dataclass
 class Result:
     """Everything one run produced. Times are seconds from the start of the simulation."""
