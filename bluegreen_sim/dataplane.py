@@ -159,6 +159,7 @@ class TaskTable:
         # gathers of those columns are skipped.
         self.latency_faults = False
         self.error_faults = False
+        self.overload_faults = False
 
     def add(self, task_id: int, concurrency: int, revision: int) -> None:
         if task_id >= len(self.concurrency):
@@ -209,7 +210,8 @@ class DataPlane:
         self.table = TaskTable(width)
         self.probes: list[tuple[float, int, Probe]] = []  # heap by time
         self._probe_seq = 0
-        self.sources: list[TestTraffic] = []
+        self.testing: list[TestTraffic] = []  # test traffic not yet all answered
+        self._sources = 0  # test-traffic sources made so far (their ids)
         self.pending = {f: np.empty(0, dtype=_dtype(f)) for f in _FIELDS}
         self._chunks: list[dict[str, np.ndarray]] = []  # served since the last finalisation
         self._promised: list[tuple[float, float]] = []  # windows promised, not yet served
@@ -246,19 +248,18 @@ class DataPlane:
                 self.flush()
             # Finalising in batches of several seconds keeps numpy's per-call cost small;
             # whoever needs fresher outcomes (alarms, hooks) finalises up to now first.
-            if t0 - self.finalized_until >= FLUSH_EVERY or any(
-                not src.finished.triggered for src in self.sources
-            ):
+            if t0 - self.finalized_until >= FLUSH_EVERY or self.testing:
                 self.finalize(t0)
             yield late_timeout(env, t1 - t0)
 
     def _serve_now(self, t1: float) -> bool:
         return bool(
             (self.probes and self.probes[0][0] < t1)
-            or any(not src.finished.triggered for src in self.sources)
+            or self.testing
             or t1 - self._promised[0][0] >= MAX_SPAN
             or self._quiet_windows_differ
-            or self.table.columns["overload_error_rate"][: self.table.size].any()
+            # utilisation is measured per window: overload faults need windows one by one
+            or self.table.overload_faults
         )
 
     def flush(self) -> None:
@@ -286,10 +287,12 @@ class DataPlane:
     def send_test_traffic(self, times: np.ndarray, via: str) -> TestTraffic:
         """Test requests at ``times`` (not before the next window), via the test listener."""
         times = np.sort(np.maximum(np.asarray(times, dtype=float), self.computed_until))
-        source = TestTraffic(self.env, len(self.sources), times, via)
-        self.sources.append(source)
+        source = TestTraffic(self.env, self._sources, times, via)
+        self._sources += 1
         if len(times) == 0:
             source.finished.succeed()
+        else:
+            self.testing.append(source)
         return source
 
     def kill(self, task: Task, at: float) -> None:
@@ -322,7 +325,7 @@ class DataPlane:
         rev = (rngs.routing.random(n_prod) < green_share).astype(np.int8)
         kind = np.zeros(n_prod, np.int8)
         source = np.full(n_prod, -1, np.int32)
-        if self.sources:
+        if self.testing:
             time, rev, kind, source = self._add_test_traffic(
                 t1, green_share, time, rev, kind, source
             )
@@ -455,7 +458,7 @@ class DataPlane:
     def _add_test_traffic(self, t1, green_share, time, rev, kind, source):
         rngs = self.world.rngs
         times, revs, kinds, sources = [time], [rev], [kind], [source]
-        for src in self.sources:
+        for src in self.testing:
             if src.next >= len(src.times):
                 continue
             t = src.take(t1)
@@ -617,8 +620,8 @@ class DataPlane:
             keep = ~done
             self.pending = {f: p[f][keep] for f in _FIELDS}
             self.world.recorder.record(batch)
-            if self.sources:
-                for src in self.sources:
+            if self.testing:
+                for src in self.testing:
                     sel = batch["source"] == src.id
                     if sel.any():
                         src.collect(
@@ -626,6 +629,7 @@ class DataPlane:
                             batch["response"][sel] - batch["arrival"][sel],
                             batch["revision"][sel],
                         )
+                self.testing = [src for src in self.testing if not src.finished.triggered]
         self.finalized_until = max(self.finalized_until, boundary)
 
 

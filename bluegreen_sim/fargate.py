@@ -51,6 +51,7 @@ class _Column:
                 table.latency_faults = True
             elif self.name in ("extra_error_rate", "overload_error_rate"):
                 table.error_faults = True
+                table.overload_faults |= self.name == "overload_error_rate"
 
 
 class Task:

@@ -14,7 +14,6 @@ gathers its evaluation range of datapoints and applies
 from __future__ import annotations
 
 import math
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,32 +44,31 @@ for _i, _code in enumerate((200, 500, 502, 503, 504)):
     _STATUS_INDEX[_code] = _i
 
 
+def _blank(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Empty aggregates for n buckets: the counters, and the host-count samples (count, then
+    sum/min/max of healthy and of unhealthy, per target group); minima start at +inf."""
+    values = np.zeros((n, 3, _WIDTH))
+    values[:, :, _TRT_MIN] = np.inf
+    values[:, :, _TRT_MAX] = -np.inf
+    hosts = np.zeros((n, 2, 7))
+    hosts[:, :, (2, 5)] = np.inf
+    hosts[:, :, (3, 6)] = -np.inf
+    return values, hosts
+
+
 class MetricStore:
     """10-second aggregates of the ALB metrics, per dimension."""
 
     def __init__(self, horizon: float):
-        n = int(math.ceil(horizon / RES)) + 2
-        self.values = np.zeros((n, 3, _WIDTH))
-        self.values[:, :, _TRT_MIN] = np.inf
-        self.values[:, :, _TRT_MAX] = -np.inf
-        # host counts: samples, then sum/min/max of healthy and of unhealthy, per target group
-        self.hosts = np.zeros((n, 2, 7))
-        self.hosts[:, :, (2, 5)] = np.inf
-        self.hosts[:, :, (3, 6)] = -np.inf
+        self.values, self.hosts = _blank(int(math.ceil(horizon / RES)) + 2)
         self.hist_batches: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
         self._last_histogram: tuple[tuple | None, np.ndarray | None] = (None, None)
 
     def _ensure(self, bucket: int) -> None:
         if bucket < len(self.values):
             return
-        grow = max(bucket + 1, 2 * len(self.values)) - len(self.values)
-        v = np.zeros((grow, 3, _WIDTH))
-        v[:, :, _TRT_MIN] = np.inf
-        v[:, :, _TRT_MAX] = -np.inf
+        v, h = _blank(max(bucket + 1, 2 * len(self.values)) - len(self.values))
         self.values = np.concatenate((self.values, v))
-        h = np.zeros((grow, 2, 7))
-        h[:, :, (2, 5)] = np.inf
-        h[:, :, (3, 6)] = -np.inf
         self.hosts = np.concatenate((self.hosts, h))
 
     def add(
@@ -218,9 +216,6 @@ class MetricStore:
         return out
 
 
-_EXPRESSION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*\*\s*([A-Za-z]\w*)\s*/\s*([A-Za-z]\w*)\s*$")
-
-
 class Alarm:
     """A CloudWatch metric alarm: its state, and the history of its transitions."""
 
@@ -254,13 +249,13 @@ class Alarm:
             dim = _dimension(s.target_group)
             stat = s.statistic or s.extended_statistic
             return store.datapoint(s.metric, dim, stat, start, end)
-        factor, a, b = _EXPRESSION.match(s.expression).groups()
+        factor, a, b = s.ratio
         va = self._ref(a, start, end)
         vb = self._ref(b, start, end)
         # Metric math yields no datapoint where an input has none (or would divide by zero).
         if va is None or vb is None or vb == 0:
             return None
-        return float(factor) * va / vb
+        return factor * va / vb
 
     def _ref(self, ident: str, start: float, end: float) -> float | None:
         ref = self.spec.metrics[ident]

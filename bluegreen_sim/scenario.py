@@ -426,6 +426,12 @@ class AlarmSpec(_Model):
         return self
 
     @property
+    def ratio(self) -> tuple[float, str, str]:
+        """(factor, A, B) of an ``expression`` alarm: the value is factor * A / B."""
+        factor, a, b = _EXPRESSION.match(self.expression).groups()
+        return float(factor), a, b
+
+    @property
     def m_of_n(self) -> tuple[int, int]:
         """(datapoints_to_alarm, evaluation_periods), M defaulting to N."""
         return (self.datapoints_to_alarm or self.evaluation_periods, self.evaluation_periods)
