@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bluegreen_sim import load_scenario, simulate
-from bluegreen_sim.sweep import sweep
+from bluegreen_sim.analysis.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 LOAD_BEFORE = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

@@ -8,14 +8,18 @@ The public API::
 
 ``compare`` runs variants over the same seeds; ``sweep`` runs grids × replications on
 serial, process or Dask backends; ``evaluate_alarm`` is CloudWatch's evaluation rule alone.
+
+The package's folders are its architecture: ``scenario`` (the input), ``aws`` (the control
+plane as AWS names it), ``engine`` (the world and the data plane), ``results`` (one run),
+``analysis`` (many runs), ``interop`` (the user's AWS files) and ``cli``.
 """
 
-from .cloudwatch import evaluate_alarm
-from .compare import compare
+from .analysis.compare import compare
+from .analysis.sweep import sweep
+from .aws.cloudwatch import evaluate_alarm
+from .engine.simulation import simulate
 from .results import Result
 from .scenario import Scenario, ScenarioError, load_scenario
-from .simulation import simulate
-from .sweep import sweep
 
 __version__ = "0.1.0"
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from bluegreen_sim.load import ArrivalProcess
+from bluegreen_sim.engine.arrivals import ArrivalProcess
+from bluegreen_sim.engine.simulation import Streams, World, simulate
 from bluegreen_sim.scenario import load_scenario, scenario_from_dict
-from bluegreen_sim.simulation import Streams, World, simulate
 
 
 def arrivals(raw, seed=1, window=1.0):

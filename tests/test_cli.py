@@ -21,8 +21,8 @@ import pytest
 
 from bluegreen_sim import load_scenario, simulate
 from bluegreen_sim.cli import main, parse_variant, use_color
-from bluegreen_sim.narrate import format_clock, format_duration, narrate, summary_table
 from bluegreen_sim.results import Result
+from bluegreen_sim.results.narrate import format_clock, format_duration, narrate, summary_table
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -438,12 +438,12 @@ def test_missing_file_exits_2(tmp_path: Path, capsys) -> None:
 
 
 def test_internal_error_exits_1_traceback_only_with_debug(tiny, monkeypatch, capsys) -> None:
-    import bluegreen_sim.simulation
+    import bluegreen_sim.engine.simulation
 
     def explode(*args, **kwargs):
         raise RuntimeError("the engine\nbroke")
 
-    monkeypatch.setattr(bluegreen_sim.simulation, "simulate", explode)
+    monkeypatch.setattr(bluegreen_sim.engine.simulation, "simulate", explode)
     assert main(["run", str(tiny)]) == 1
     out, err = capsys.readouterr()
     assert out == "" and "Traceback" not in err
@@ -462,7 +462,7 @@ def test_internal_error_exits_1_traceback_only_with_debug(tiny, monkeypatch, cap
 
 
 def test_plot_is_written(tiny: Path, tmp_path: Path, monkeypatch, capsys) -> None:
-    pytest.importorskip("bluegreen_sim.plots")
+    pytest.importorskip("bluegreen_sim.results.plots")
     out_dir = tmp_path / "out"
     assert main(["run", str(tiny), "--out", str(out_dir), "--plot", "--quiet"]) == 0
     assert (out_dir / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -503,7 +503,7 @@ def test_parse_variant() -> None:
 
 
 def test_compare(tiny: Path, tmp_path: Path, capsys) -> None:
-    pytest.importorskip("bluegreen_sim.compare")
+    pytest.importorskip("bluegreen_sim.analysis.compare")
     table = tmp_path / "cmp.csv"
     argv = ["compare", str(tiny), "--variant", "base=", "--variant", "bad=green.error_rate=0.5"]
     assert main([*argv, "--seeds", "2", "--out", str(table)]) == 0
@@ -525,7 +525,7 @@ def test_compare(tiny: Path, tmp_path: Path, capsys) -> None:
 
 
 def test_sweep(tiny: Path, tmp_path: Path, capsys) -> None:
-    pytest.importorskip("bluegreen_sim.sweep")
+    pytest.importorskip("bluegreen_sim.analysis.sweep")
     sweep_file = tmp_path / "sweep.yaml"
     sweep_file.write_text(
         "scenario: tiny.yaml\ngrid: {green.error_rate: [0.0, 0.5]}\nreplications: 2\nentropy: 1\n"

@@ -1,4 +1,4 @@
-"""Exact tests of the CloudWatch alarm rules and statistics in bluegreen_sim.cloudwatch.
+"""Exact tests of the CloudWatch alarm rules and statistics in bluegreen_sim.aws.cloudwatch.
 
 Datapoint patterns are written as in the CloudWatch User Guide, oldest first:
 ``X`` breaching, ``0`` not breaching, ``-`` missing. Unless a test says
@@ -14,17 +14,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bluegreen_sim.cloudwatch import (
+from bluegreen_sim.aws.cloudwatch import (
     ALARM_STATES,
     COMPARISONS,
-    HIST_BUCKETS,
-    HIST_EDGES,
-    HIST_MIDPOINTS,
     STATISTICS,
     TREAT_MISSING,
     breaches,
     evaluate_alarm,
     evaluation_range,
+)
+from bluegreen_sim.aws.statistics import (
+    HIST_BUCKETS,
+    HIST_EDGES,
+    HIST_MIDPOINTS,
     hist_bucket,
     hist_counts,
     hist_percentile,

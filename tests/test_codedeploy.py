@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bluegreen_sim.controllers import CONTROLLERS
-from bluegreen_sim.controllers.codedeploy import CodeDeployDeployment, shift_schedule
+from bluegreen_sim.aws.controllers import CONTROLLERS
+from bluegreen_sim.aws.controllers.codedeploy import CodeDeployDeployment, shift_schedule
+from bluegreen_sim.engine.simulation import simulate
 from bluegreen_sim.scenario import CODEDEPLOY_CONFIGS, ScenarioError, scenario_from_dict
-from bluegreen_sim.simulation import simulate
 
 START = 60.0  # deployment.start in every scenario here
 STARTUP = 20.0  # constant task start-up time

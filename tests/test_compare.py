@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from bluegreen_sim.compare import (
+from bluegreen_sim.analysis.compare import (
     FIGURES_OF_MERIT,
     compare,
     comparison_table,
@@ -23,7 +23,7 @@ from bluegreen_sim.compare import (
 from bluegreen_sim.scenario import ScenarioError, scenario_from_dict
 
 # The module, not the function that ``bluegreen_sim`` exports under the same name.
-cmp = importlib.import_module("bluegreen_sim.compare")
+cmp = importlib.import_module("bluegreen_sim.analysis.compare")
 
 RAW = {
     "name": "tiny-compare",

@@ -13,9 +13,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bluegreen_sim.load import ArrivalProcess
+from bluegreen_sim.engine.arrivals import ArrivalProcess
+from bluegreen_sim.engine.simulation import Streams, simulate
 from bluegreen_sim.scenario import scenario_from_dict
-from bluegreen_sim.simulation import Streams, simulate
 
 
 @st.composite

@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from theory import batch_means_ci, ecm1, lognormal_params, mg1_wq, mm1_sojourn_quantile, mmc
 
+from bluegreen_sim.engine.simulation import simulate
 from bluegreen_sim.scenario import scenario_from_dict
-from bluegreen_sim.simulation import simulate
 
 MU = 20.0  # service rate of one slot: mean service time 50 ms
 

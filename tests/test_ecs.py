@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from bluegreen_sim import simulate
-from bluegreen_sim.controllers.ecs import ecs_shift_schedule, linear_step_count
-from bluegreen_sim.fargate import circuit_breaker_threshold
+from bluegreen_sim.aws.controllers.ecs import ecs_shift_schedule, linear_step_count
+from bluegreen_sim.aws.fargate import circuit_breaker_threshold
 from bluegreen_sim.scenario import CanaryConfig, LinearConfig, scenario_from_dict
 
 START = 60.0  # deployment.start in the base scenario

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from bluegreen_sim.engine.simulation import simulate
 from bluegreen_sim.scenario import scenario_from_dict
-from bluegreen_sim.simulation import simulate
 
 
 def run(faults, *, rps=100, tasks=4, duration=240, seed=3, deployment=None, **extra):

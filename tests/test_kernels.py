@@ -8,7 +8,7 @@ import heapq
 import numpy as np
 import pytest
 
-from bluegreen_sim import kernels
+from bluegreen_sim.engine import kernels
 
 
 def plain(fn):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from bluegreen_sim import evaluate_alarm
+from bluegreen_sim.engine.simulation import simulate
 from bluegreen_sim.scenario import scenario_from_dict
-from bluegreen_sim.simulation import simulate
 
 RATIO_ALARM = {
     "name": "green-5xx-ratio",

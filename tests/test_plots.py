@@ -9,7 +9,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from bluegreen_sim import simulate
-from bluegreen_sim.plots import PANELS, alarm_spans, lifecycle_markers, plot_result
+from bluegreen_sim.results.plots import PANELS, alarm_spans, lifecycle_markers, plot_result
 from bluegreen_sim.scenario import scenario_from_dict
 
 matplotlib.use("Agg")
@@ -180,7 +180,7 @@ def test_controller_none_has_no_markers_no_spans_and_no_green(no_deployment, tmp
 
 
 def test_codedeploy_lifecycle_is_marked():
-    pytest.importorskip("bluegreen_sim.controllers.codedeploy")
+    pytest.importorskip("bluegreen_sim.aws.controllers.codedeploy")
     bad = simulate(
         tiny(
             "codedeploy",

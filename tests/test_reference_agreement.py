@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from reference_model import RefConfig, run_reference
 from theory import t_quantile
 
+from bluegreen_sim.engine.simulation import simulate
 from bluegreen_sim.scenario import scenario_from_dict
-from bluegreen_sim.simulation import simulate
 
 SEEDS = range(8)
 SCENARIO = {

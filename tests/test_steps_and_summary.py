@@ -11,8 +11,8 @@ import math
 
 import pytest
 
+from bluegreen_sim.engine.simulation import simulate
 from bluegreen_sim.scenario import scenario_from_dict
-from bluegreen_sim.simulation import simulate
 
 ALARM_5XX = {
     "name": "green-5xx",

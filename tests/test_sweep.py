@@ -18,11 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from bluegreen_sim.scenario import ScenarioError, load_scenario, scenario_from_dict
-from bluegreen_sim.simulation import simulate
-from bluegreen_sim.stats import mean_interval, normal_quantile, t_quantile, wilson_interval
-from bluegreen_sim.sweep import (
-    CODE_VERSION,
+from bluegreen_sim.analysis.stats import mean_interval, normal_quantile, t_quantile, wilson_interval
+from bluegreen_sim.analysis.sweep import (
     grid_points,
     load_sweep_file,
     plot_detection,
@@ -32,6 +29,9 @@ from bluegreen_sim.sweep import (
     sweep,
     sweep_file,
 )
+from bluegreen_sim.analysis.sweep.common import CODE_VERSION
+from bluegreen_sim.engine.simulation import simulate
+from bluegreen_sim.scenario import ScenarioError, load_scenario, scenario_from_dict
 
 matplotlib.use("Agg")
 
@@ -267,7 +267,7 @@ def test_resume_after_the_sweep_was_killed(tmp_path):
         import sys
         sys.path.insert(0, {str(HERE)!r})
         from test_sweep import RESUME_GRID, tiny_scenario
-        from bluegreen_sim.sweep import sweep
+        from bluegreen_sim.analysis.sweep import sweep
         if __name__ == "__main__":
             sweep(tiny_scenario(), RESUME_GRID, replications=8, entropy=77,
                   backend="processes", workers=2, out={str(out)!r}, chunksize=1)

@@ -1,0 +1,259 @@
+"""ECS Fargate tasks and task sets: lifecycle, start-up, and ECS replacing failed tasks.
+
+A task walks PROVISIONING → PENDING → RUNNING (then it is registered with its target group,
+health ``initial``) → … → DRAINING → STOPPED. ECS keeps a task set at its desired count: a task
+that crashes, or that its target group marks unhealthy, is stopped and a new one starts, paying
+the start-up time again. Tasks carry the state the data plane reads (queue, faults in force).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import simpy
+
+from ..engine.distributions import Sampler
+from ..scenario import ServiceSpec
+
+if TYPE_CHECKING:
+    from ..engine.simulation import World
+
+PROVISIONING, PENDING, RUNNING, DRAINING, STOPPED = (
+    "PROVISIONING",
+    "PENDING",
+    "RUNNING",
+    "DRAINING",
+    "STOPPED",
+)
+# Fargate takes a few seconds to provision (ENI) before the image pull; the rest of the
+# start-up time is PENDING. AWS publishes no figure: a share of the start-up time, stated here.
+PROVISIONING_SHARE = 0.2
+
+
+class _Column:
+    """A task attribute kept in the data plane's task table (read there once per window)."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, task: Task | None, owner=None):
+        if task is None:
+            return self
+        return float(task.world.dataplane.table.columns[self.name][task.id])
+
+    def __set__(self, task: Task, value: float) -> None:
+        task.world.dataplane.flush()  # windows promised so far are served as they were
+        table = task.world.dataplane.table
+        table.columns[self.name][task.id] = value
+        if value != table.DEFAULTS[self.name]:
+            if self.name in ("latency_multiply", "latency_add", "leak_growth"):
+                table.latency_faults = True
+            elif self.name in ("extra_error_rate", "overload_error_rate"):
+                table.error_faults = True
+                table.overload_faults |= self.name == "overload_error_rate"
+
+
+class Task:
+    """One Fargate task of a revision, and the data-plane state that travels with it."""
+
+    # Faults in force, set by the fault engine, read by the data plane at each window.
+    extra_error_rate = _Column()
+    latency_multiply = _Column()
+    latency_add = _Column()
+    leak_growth = _Column()  # seconds of extra latency per minute of age
+    leak_since = _Column()
+    probe_failure = _Column()
+    overload_error_rate = _Column()
+    overload_utilisation = _Column()
+    faulty = _Column()
+
+    def __init__(self, world: World, task_set: TaskSet, number: int):
+        self.world = world
+        self.id = world.new_task_id(self)
+        self.task_set = task_set
+        self.revision = task_set.revision
+        self.name = f"{self.revision}-{number}"
+        self.concurrency = task_set.spec.concurrency
+        self._state = PROVISIONING
+        self.created_at = world.env.now
+        self.running_at: float | None = None
+        self.stopped_at: float | None = None
+        self.stop_reason = ""
+        self._health: str | None = None  # None until registered: initial/healthy/unhealthy/draining
+        self.healthy_at: float | None = None
+        self.slow_start = False  # in ALB slow start since it became healthy
+        self.registered_at: float | None = None
+        world.dataplane.add_task(self)
+
+    # State and health changes bump the world's version: the data plane caches what it
+    # derives from them (targets in service, host counts) until the next change.
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self._state = value
+        self.world.version += 1
+
+    @property
+    def health(self) -> str | None:
+        return self._health
+
+    @health.setter
+    def health(self, value: str | None) -> None:
+        self.world.dataplane.flush()  # windows promised so far are served as they were
+        self._health = value
+        self.world.version += 1
+
+    def __repr__(self) -> str:
+        return f"Task({self.name}, {self.state}, {self.health})"
+
+
+class TaskSet:
+    """N tasks of one revision, kept at the desired count by ECS."""
+
+    def __init__(self, world: World, revision: str, spec: ServiceSpec, desired: int):
+        self.world = world
+        self.revision = revision
+        self.spec = spec
+        self.desired = desired
+        self.tasks: list[Task] = []
+        self.active = True
+        self._started = 0
+        self.startup = Sampler(spec.startup, world.scenario)
+        self.on_task_failed: list = []  # callbacks(task) for controllers (circuit breaker)
+        self.on_task_healthy: list = []
+
+    # -- queries ---------------------------------------------------------------------------
+    def running(self) -> list[Task]:
+        return [t for t in self.tasks if t.state == RUNNING]
+
+    def healthy(self) -> list[Task]:
+        return [t for t in self.tasks if t.state == RUNNING and t.health == "healthy"]
+
+    def is_steady(self) -> bool:
+        """Every desired task running and healthy in the target group (ECS steady state)."""
+        return len(self.healthy()) >= self.desired
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start_all(self, *, ready: bool = False) -> None:
+        """Start the desired number of tasks (``ready``: already running and healthy at t=0)."""
+        for _ in range(self.desired):
+            self.launch(ready=ready)
+
+    def launch(self, *, ready: bool = False) -> Task:
+        self._started += 1
+        task = Task(self.world, self, self._started)
+        self.tasks.append(task)
+        if ready:
+            task.state = RUNNING
+            task.running_at = task.created_at
+            self.world.alb.target_group(self.revision).register(task, healthy=True)
+        else:
+            self.world.env.process(self._start(task))
+        return task
+
+    def _start(self, task: Task):
+        world = self.world
+        startup = float(self.startup.sample(world.rngs.startup))
+        world.log("ecs", "task provisioning", f"{task.name}: start-up {startup:.0f}s")
+        yield world.env.timeout(startup * PROVISIONING_SHARE)
+        if task.state == STOPPED:
+            return
+        task.state = PENDING
+        yield world.env.timeout(startup * (1 - PROVISIONING_SHARE))
+        if task.state == STOPPED:
+            return
+        task.state = RUNNING
+        task.running_at = world.env.now
+        world.log("ecs", "task running", task.name)
+        world.faults.task_started(task)
+        world.alb.target_group(self.revision).register(task)
+
+    def stop_task(self, task: Task, reason: str, *, replace: bool = True, drain: bool = True):
+        """Stop one task; ECS starts a replacement while the task set is active."""
+        if task.state in (STOPPED, DRAINING):
+            return
+        tg = self.world.alb.target_group(self.revision)
+        if task.health is not None and drain:
+            task.state = DRAINING
+            task.stop_reason = reason
+            self.world.env.process(tg.deregister(task, then_stop=True))
+        else:
+            if task.health is not None:
+                tg.remove(task)
+            self._stopped(task, reason)
+        if reason.startswith(("crashed", "unhealthy", "essential container exited")):
+            for callback in list(self.on_task_failed):
+                callback(task)
+        if replace and self.active:
+            self.launch()
+
+    def _stopped(self, task: Task, reason: str) -> None:
+        now = self.world.env.now
+        if task.state == STOPPED:
+            return
+        task.state = STOPPED
+        task.stopped_at = now
+        task.stop_reason = task.stop_reason or reason
+        self.world.dataplane.kill(task, now)
+        self.world.log("ecs", "task stopped", f"{task.name}: {task.stop_reason}")
+
+    def crash(self, task: Task, reason: str = "crashed") -> None:
+        """The task's essential container exits: in-flight requests end as ELB 502."""
+        if task.state in (STOPPED,):
+            return
+        tg = self.world.alb.target_group(self.revision)
+        was_draining = task.state == DRAINING
+        if task.health is not None:
+            tg.remove(task)
+        self._stopped(task, reason)
+        if not was_draining:
+            for callback in list(self.on_task_failed):
+                callback(task)
+            if self.active:
+                self.launch()
+
+    def remove(self, reason: str, *, drain: bool = True) -> simpy.Event:
+        """Scale the task set to zero (blue after a deployment, green after a rollback).
+
+        Returns an event that fires once every task has stopped.
+        """
+        self.active = False
+        world = self.world
+        live = [t for t in self.tasks if t.state != STOPPED]
+        for task in live:
+            if task.state in (PROVISIONING, PENDING):
+                self._stopped(task, reason)
+            elif task.state == RUNNING:
+                self.stop_task(task, reason, replace=False, drain=drain)
+        return world.env.process(self._wait_stopped())
+
+    def _wait_stopped(self):
+        while any(t.state != STOPPED for t in self.tasks):
+            yield self.world.env.timeout(1.0)
+
+    # -- cost --------------------------------------------------------------------------------
+    def task_seconds(self, end: float) -> float:
+        """Billed task time: from creation to stop (Fargate bills from the image pull)."""
+        total = 0.0
+        for t in self.tasks:
+            stop = t.stopped_at if t.stopped_at is not None else end
+            total += max(0.0, min(stop, end) - t.created_at)
+        return total
+
+
+def circuit_breaker_threshold(desired: int, kind: str = "BOUNDED_PERCENT", value: int = 50) -> int:
+    """ECS deployment circuit breaker failed-task threshold.
+
+    BOUNDED_PERCENT (the default, value 50): clamp(⌈value % × desired⌉, 3, 200);
+    UNBOUNDED_PERCENT: ⌈value % × desired⌉ (at least 1); COUNT: ``value``.
+    """
+    if kind == "COUNT":
+        return value
+    raw = math.ceil(value / 100 * desired - 1e-9)
+    if kind == "UNBOUNDED_PERCENT":
+        return max(1, raw)
+    return min(max(raw, 3), 200)

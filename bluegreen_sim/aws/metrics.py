@@ -1,0 +1,233 @@
+"""CloudWatch as the simulation sees it: the ALB metrics per period, per dimension.
+
+The data plane writes finished requests here (by the time their response went out) and samples
+the healthy and unhealthy host counts; the store keeps 10-second aggregates (CloudWatch's finest
+alarm period) per dimension: the load balancer, and the blue and green target groups. Any period
+that is a multiple of 10 s is a sum of those. Counts that are zero are not reported (the
+datapoint is missing), as ALB does; ``RequestCount`` is always reported.
+
+Alarms that read the store are in :mod:`.alarms`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..scenario import METRICS
+from .statistics import HIST_BUCKETS
+from .statistics import statistic_value as _statistic_value
+
+if TYPE_CHECKING:
+    pass
+
+RES = 10.0  # seconds per stored bucket
+LB, BLUE_TG, GREEN_TG = 0, 1, 2
+DIMENSIONS = ("load_balancer", "blue", "green")
+COUNTS = tuple(m for m in METRICS if m.endswith("Count") and "Host" not in m)
+_C = {name: i for i, name in enumerate(COUNTS)}
+_TRT_N, _TRT_SUM, _TRT_MIN, _TRT_MAX = range(len(COUNTS), len(COUNTS) + 4)
+_WIDTH = len(COUNTS) + 4
+_HOSTS = ("HealthyHostCount", "UnHealthyHostCount")
+_STATUS_INDEX = np.zeros(600, np.int64)  # HTTP status → 0..4 for 200, 500, 502, 503, 504
+for _i, _code in enumerate((200, 500, 502, 503, 504)):
+    _STATUS_INDEX[_code] = _i
+
+
+def _blank(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Empty aggregates for n buckets: the counters, and the host-count samples (count, then
+    sum/min/max of healthy and of unhealthy, per target group); minima start at +inf."""
+    values = np.zeros((n, 3, _WIDTH))
+    values[:, :, _TRT_MIN] = np.inf
+    values[:, :, _TRT_MAX] = -np.inf
+    hosts = np.zeros((n, 2, 7))
+    hosts[:, :, (2, 5)] = np.inf
+    hosts[:, :, (3, 6)] = -np.inf
+    return values, hosts
+
+
+class MetricStore:
+    """10-second aggregates of the ALB metrics, per dimension."""
+
+    def __init__(self, horizon: float):
+        self.values, self.hosts = _blank(int(math.ceil(horizon / RES)) + 2)
+        self.hist_batches: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._last_histogram: tuple[tuple | None, np.ndarray | None] = (None, None)
+
+    def _ensure(self, bucket: int) -> None:
+        if bucket < len(self.values):
+            return
+        v, h = _blank(max(bucket + 1, 2 * len(self.values)) - len(self.values))
+        self.values = np.concatenate((self.values, v))
+        self.hosts = np.concatenate((self.hosts, h))
+
+    def add(
+        self,
+        response: np.ndarray,
+        status: np.ndarray,
+        revision: np.ndarray,
+        latency: np.ndarray,
+        hist_ids: np.ndarray,
+    ) -> None:
+        """Count finished requests (production and test) by when their response went out."""
+        if not len(response):
+            return
+        bucket = np.floor(response / RES).astype(np.int64)  # faster than //, exact at edges
+        b0, b1 = int(bucket.min()), int(bucket.max()) + 1
+        self._ensure(b1)
+        nb = b1 - b0
+        key = (bucket - b0) * 2 + revision
+        cat = _STATUS_INDEX[status]
+        c = np.bincount(key * 5 + cat, minlength=nb * 10).reshape(nb, 2, 5).astype(float)
+        v = self.values[b0:b1]
+        # per target group: 503s never chose a target, so they are no RequestCount
+        v[:, 1:, _C["RequestCount"]] += c.sum(axis=2) - c[:, :, 3]
+        v[:, 1:, _C["HTTPCode_Target_2XX_Count"]] += c[:, :, 0]
+        v[:, 1:, _C["HTTPCode_Target_5XX_Count"]] += c[:, :, 1]
+        lb = c.sum(axis=1)
+        v[:, LB, _C["RequestCount"]] += lb.sum(axis=1) - lb[:, 3]
+        v[:, LB, _C["HTTPCode_Target_2XX_Count"]] += lb[:, 0]
+        v[:, LB, _C["HTTPCode_Target_5XX_Count"]] += lb[:, 1]
+        v[:, LB, _C["HTTPCode_ELB_5XX_Count"]] += lb[:, 2:].sum(axis=1)
+        v[:, LB, _C["HTTPCode_ELB_502_Count"]] += lb[:, 2]
+        v[:, LB, _C["HTTPCode_ELB_503_Count"]] += lb[:, 3]
+        v[:, LB, _C["HTTPCode_ELB_504_Count"]] += lb[:, 4]
+        # TargetResponseTime: responses that came from a target (200 or 500)
+        target = cat <= 1
+        if target.any():
+            k = key[target]
+            lat = latency[target]
+            n = np.bincount(k, minlength=nb * 2).reshape(nb, 2)
+            total = np.bincount(k, weights=lat, minlength=nb * 2).reshape(nb, 2)
+            lo = np.full(nb * 2, np.inf)
+            hi = np.full(nb * 2, -np.inf)
+            np.minimum.at(lo, k, lat)
+            np.maximum.at(hi, k, lat)
+            lo, hi = lo.reshape(nb, 2), hi.reshape(nb, 2)
+            for dim, sl in ((BLUE_TG, 0), (GREEN_TG, 1)):
+                v[:, dim, _TRT_N] += n[:, sl]
+                v[:, dim, _TRT_SUM] += total[:, sl]
+                v[:, dim, _TRT_MIN] = np.minimum(v[:, dim, _TRT_MIN], lo[:, sl])
+                v[:, dim, _TRT_MAX] = np.maximum(v[:, dim, _TRT_MAX], hi[:, sl])
+            v[:, LB, _TRT_N] += n.sum(axis=1)
+            v[:, LB, _TRT_SUM] += total.sum(axis=1)
+            v[:, LB, _TRT_MIN] = np.minimum(v[:, LB, _TRT_MIN], lo.min(axis=1))
+            v[:, LB, _TRT_MAX] = np.maximum(v[:, LB, _TRT_MAX], hi.max(axis=1))
+            # Histograms of target responses, kept per batch with the buckets they cover.
+            # compact types: these are kept for the whole run (7 bytes per response)
+            self.hist_batches.append(
+                (
+                    b0,
+                    b1,
+                    bucket[target].astype(np.int32),
+                    revision[target].astype(np.int8),
+                    hist_ids[target].astype(np.int16),
+                )
+            )
+
+    def sample_hosts(self, t0: float, t1: float, counts: list[tuple[int, int]]) -> None:
+        """Record the (healthy, unhealthy) counts per target group in force over [t0, t1)."""
+        bucket = int(t0 // RES)
+        self._ensure(bucket)
+        for g, (healthy, unhealthy) in enumerate(counts):
+            h = self.hosts[bucket, g]
+            h[0] += 1
+            h[1] += healthy
+            h[2] = min(h[2], healthy)
+            h[3] = max(h[3], healthy)
+            h[4] += unhealthy
+            h[5] = min(h[5], unhealthy)
+            h[6] = max(h[6], unhealthy)
+
+    # -- datapoints ------------------------------------------------------------------------
+    def datapoint(self, metric: str, dimension: int, stat: str, start: float, end: float):
+        """The value of one metric over [start, end), or None when AWS reports nothing."""
+        if start < 0:
+            return None
+        b0, b1 = int(round(start / RES)), int(round(end / RES))
+        if b1 > len(self.values):
+            self._ensure(b1)
+        if metric in _HOSTS:
+            g = dimension - 1
+            h = self.hosts[b0:b1, g]
+            n = h[:, 0].sum()
+            if n == 0:
+                return None
+            o = 1 if metric == "HealthyHostCount" else 4
+            if stat.startswith("p"):
+                # host counts have no per-sample distribution here: a percentile is the mean
+                return float(h[:, o].sum() / n)
+            return _statistic_value(
+                stat,
+                count=int(n),
+                total=float(h[:, o].sum()),
+                minimum=float(h[:, o + 1].min()),
+                maximum=float(h[:, o + 2].max()),
+            )
+        v = self.values[b0:b1, dimension]
+        if metric == "TargetResponseTime":
+            n = int(v[:, _TRT_N].sum())
+            if n == 0:
+                return None
+            hist = None
+            if stat.startswith("p"):
+                hist = self.histogram(dimension, b0, b1)
+            return _statistic_value(
+                stat,
+                count=n,
+                total=float(v[:, _TRT_SUM].sum()),
+                minimum=float(v[:, _TRT_MIN].min()),
+                maximum=float(v[:, _TRT_MAX].max()),
+                hist=hist,
+                hist_scale=0.001,
+            )
+        total = float(v[:, _C[metric]].sum())
+        if total == 0:
+            return 0.0 if metric == "RequestCount" and stat in ("Sum", "SampleCount") else None
+        if stat in ("Sum", "SampleCount"):
+            return total
+        return 1.0  # each request is a sample of value 1: Average, Minimum, Maximum are 1
+
+    def histogram(self, dimension: int, b0: int, b1: int) -> np.ndarray:
+        """Latency histogram of target responses in buckets [b0, b1) of one dimension."""
+        key = (dimension, b0, b1, len(self.hist_batches))
+        if self._last_histogram[0] == key:  # p50 and p99 of one period ask twice
+            return self._last_histogram[1]
+        out = np.zeros(HIST_BUCKETS, np.int64)
+        for lo, hi, bucket, revision, ids in self.hist_batches:
+            if hi <= b0 or lo >= b1:
+                continue
+            m = (bucket >= b0) & (bucket < b1)
+            if dimension != LB:
+                m &= revision == dimension - 1
+            if m.any():
+                out += np.bincount(ids[m], minlength=HIST_BUCKETS)
+        self._last_histogram = (key, out)
+        return out
+
+
+def metrics_frame(store: MetricStore, end: float, period: float = 60.0):
+    """The per-period datapoints as AWS would report them (missing ones left out)."""
+    import pandas as pd
+
+    rows = []
+    stats = {m: ("Sum",) for m in COUNTS}
+    stats["TargetResponseTime"] = ("Average", "Maximum", "p50", "p99")
+    stats["HealthyHostCount"] = ("Average", "Minimum")
+    stats["UnHealthyHostCount"] = ("Average", "Maximum")
+    t = 0.0
+    while t < end - 1e-9:
+        for d, dim in enumerate(DIMENSIONS):
+            for metric, st in stats.items():
+                if d == LB and metric in _HOSTS:
+                    continue
+                if d != LB and metric.startswith("HTTPCode_ELB"):
+                    continue
+                for stat in st:
+                    v = store.datapoint(metric, d, stat, t, t + period)
+                    if v is not None:
+                        rows.append((t, dim, metric, stat, v))
+        t += period
+    return pd.DataFrame(rows, columns=["time_s", "dimension", "metric", "statistic", "value"])

@@ -1,0 +1,43 @@
+"""What every command shares: the program name, the two error kinds, colour, argument types."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+PROG = "bluegreen-sim"
+SCENARIO_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
+ENV_SCENARIOS = "BLUEGREEN_SCENARIOS"
+
+
+class UsageError(Exception):
+    """A command line that cannot be acted on (exit status 2)."""
+
+
+class InternalError(Exception):
+    """Something this installation cannot do, said in one line (exit status 1)."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def use_color(no_color: bool = False, stream: Any = None) -> bool:
+    """ANSI colours only on a terminal, and never with ``--no-color`` or ``NO_COLOR`` set."""
+    stream = sys.stdout if stream is None else stream
+    if no_color or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+

@@ -1,0 +1,504 @@
+"""Serving a window of requests: split by listener weights, route, queue, serve, outcomes.
+
+One SimPy process wakes every ``window`` seconds. At t0 it serves every arrival of [t0, t1) with
+the control state in force at t0 (weights, targets in service, faults), after every control
+change made at t0 (it runs at a lower SimPy priority). Each target is a FIFO queue in front of
+``concurrency`` slots whose free-at times are carried to the next window, so the answer is that
+of a request-by-request simulation:
+
+* single-slot targets with round robin or random routing are served by a segmented prefix scan
+  (D_n = max(A_n, D_{n-1}) + S_n, vectorised over all targets at once);
+* multi-slot targets, and least-outstanding-requests routing (whose choice depends on the queue
+  state), are served by a tight per-request loop.
+
+Outcomes are not final at once: a request stays *pending* until its response time has passed,
+because a task may still be stopped under it (its in-flight requests then end as ELB 502). Pending
+requests are finalised second by second and written to the :class:`~bluegreen_sim.results.Recorder`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import kernels
+from .distributions import Sampler
+from .probes import Probe, TestTraffic, late_timeout
+from .tasktable import TaskTable
+
+if TYPE_CHECKING:
+    from ..aws.fargate import Task
+    from .simulation import World
+
+BLUE, GREEN = 0, 1
+REVISIONS = ("blue", "green")
+PRODUCTION, TEST = 0, 1
+FLUSH_EVERY = 30.0  # seconds of simulated time between routine finalisations
+MAX_SPAN = 30.0  # seconds of quiet windows served in one numpy pass, at most
+
+
+_FIELDS = ("arrival", "start", "finish", "task", "revision", "kind", "source", "status")
+
+
+class DataPlane:
+    """Generates and serves the request load, window by window."""
+
+    def __init__(self, world: World):
+        self.world = world
+        sc = world.scenario
+        self.env = world.env
+        self.window = sc.engine.window
+        self.duration = sc.duration
+        self.idle_timeout = sc.load_balancer.idle_timeout
+        self.routing = sc.load_balancer.routing
+        self.probe_time = sc.load_balancer.health_check.probe_time
+        self.computed_until = 0.0
+        self.finalized_until = 0.0
+        from .arrivals import ArrivalProcess
+
+        self.load = ArrivalProcess(sc, world.rngs.arrivals)
+        self.samplers = [Sampler(sc.revision(r).latency, sc) for r in REVISIONS]
+        self._needs = {s.needs for s in self.samplers}
+        self.error_rate = np.array([sc.revision(r).error_rate for r in REVISIONS])
+        width = max(sc.revision(r).concurrency for r in REVISIONS)
+        self.table = TaskTable(width)
+        self.probes: list[tuple[float, int, Probe]] = []  # heap by time
+        self._probe_seq = 0
+        self.testing: list[TestTraffic] = []  # test traffic not yet all answered
+        self._sources = 0  # test-traffic sources made so far (their ids)
+        self.pending = {f: np.empty(0, dtype=_dtype(f)) for f in _FIELDS}
+        self._chunks: list[dict[str, np.ndarray]] = []  # served since the last finalisation
+        self._promised: list[tuple[float, float]] = []  # windows promised, not yet served
+        # Slow start reweights targets every window: then windows are served one by one.
+        self._quiet_windows_differ = sc.load_balancer.slow_start > 0
+        # least outstanding requests: per target group, the completion heap and tie-break turn
+        self._lor = [
+            {"t": np.zeros(1024), "k": np.zeros(1024, np.int64), "state": np.zeros(2, np.int64)}
+            for _ in REVISIONS
+        ]
+        self.first_faulty_green: float | None = None
+        if self.routing == "least_outstanding_requests" or width > 1:
+            kernels.warm_up()
+
+    # -- interface for the control plane -------------------------------------------------
+    def run(self):
+        """The SimPy process: one window at a time, served lazily.
+
+        Each window is promised at its start with the control state in force then; it is
+        served at once when something will read it (a health-check probe or test traffic in
+        it), and otherwise held until the control state is about to change, someone reads
+        outcomes, or :data:`MAX_SPAN` seconds have gathered. Serving several quiet windows in
+        one numpy pass draws the same random numbers in the same order as serving them one by
+        one, so the results are those of one window at a time, at a fraction of the cost.
+        """
+        env = self.env
+        while env.now < self.duration - 1e-9:
+            t0 = env.now
+            t1 = min(t0 + self.window, self.duration)
+            self.world.recorder.sample_state(t0, t1)
+            self._promised.append((t0, t1))
+            self.computed_until = t1
+            if self._serve_now(t1):
+                self.flush()
+            # Finalising in batches of several seconds keeps numpy's per-call cost small;
+            # whoever needs fresher outcomes (alarms, hooks) finalises up to now first.
+            if t0 - self.finalized_until >= FLUSH_EVERY or self.testing:
+                self.finalize(t0)
+            yield late_timeout(env, t1 - t0)
+
+    def _serve_now(self, t1: float) -> bool:
+        return bool(
+            (self.probes and self.probes[0][0] < t1)
+            or self.testing
+            or t1 - self._promised[0][0] >= MAX_SPAN
+            or self._quiet_windows_differ
+            # utilisation is measured per window: overload faults need windows one by one
+            or self.table.overload_faults
+        )
+
+    def flush(self) -> None:
+        """Serve every promised window, with the control state still in force.
+
+        The control plane calls this before it changes anything the data plane reads
+        (weights, targets in service, faults), so each window is served with the state in
+        force at its start.
+        """
+        if self._promised:
+            windows, self._promised = self._promised, []
+            self.serve_windows(windows)
+
+    def add_task(self, task: Task) -> None:
+        self.table.add(task.id, task.concurrency, _rev(task))
+
+    def schedule_probe(self, task: Task, when: float, timeout: float) -> Probe:
+        """A health-check probe of ``task`` at ``when`` (or the next window, if that is past)."""
+        when = max(when, self.computed_until)
+        probe = Probe(self.env, when, task, timeout)
+        self._probe_seq += 1
+        heapq.heappush(self.probes, (when, self._probe_seq, probe))
+        return probe
+
+    def send_test_traffic(self, times: np.ndarray, via: str) -> TestTraffic:
+        """Test requests at ``times`` (not before the next window), via the test listener."""
+        times = np.sort(np.maximum(np.asarray(times, dtype=float), self.computed_until))
+        source = TestTraffic(self.env, self._sources, times, via)
+        self._sources += 1
+        if len(times) == 0:
+            source.finished.succeed()
+        else:
+            self.testing.append(source)
+        return source
+
+    def kill(self, task: Task, at: float) -> None:
+        """The task stopped at ``at``: its in-flight requests end as ELB 502."""
+        self.table.columns["stop_at"][task.id] = at
+
+    def busy_until(self, task: Task) -> float:
+        """When the last request accepted by ``task`` completes (FIFO: its latest slot)."""
+        self.flush()
+        return float(self.table.slots[task.id, : task.concurrency].max())
+
+    def time_to_next_window(self) -> float:
+        return max(0.0, self.computed_until - self.env.now)
+
+    # -- serving a window --------------------------------------------------------------------
+    def serve_windows(self, windows: list[tuple[float, float]]) -> None:
+        """Serve consecutive windows, in which the control state did not change, in one pass."""
+        world = self.world
+        rngs = world.rngs
+        table = self.table
+        cols = table.columns
+        t0, t1 = windows[0][0], windows[-1][1]
+        if len(windows) == 1:
+            time = self.load.arrivals(t0, t1)
+        else:  # drawn window by window: the same numbers as serving them one at a time
+            time = np.concatenate([self.load.arrivals(a, b) for a, b in windows])
+        n_prod = len(time)
+        green_share = world.listener.green_weight / 100.0
+        # Always drawn, whatever the weight: common random numbers across variants.
+        rev = (rngs.routing.random(n_prod) < green_share).astype(np.int8)
+        kind = np.zeros(n_prod, np.int8)
+        source = np.full(n_prod, -1, np.int32)
+        if self.testing:
+            time, rev, kind, source = self._add_test_traffic(
+                t1, green_share, time, rev, kind, source
+            )
+        n_req = len(time)
+
+        # Route requests to targets (task ids); -1 = no target in service (503).
+        task = np.full(n_req, -1, np.int64)
+        lor_groups = []
+        for g, name in enumerate(REVISIONS):
+            ids, weights = world.alb.target_group(name).in_service_ids()
+            m = len(ids)
+            if not m:
+                continue
+            idx = np.flatnonzero(rev == g)
+            if not len(idx):
+                continue
+            group = world.alb.target_group(name)
+            if self.routing == "least_outstanding_requests":
+                lor_groups.append((g, idx, ids))
+            elif self.routing == "round_robin" and weights is None:
+                task[idx] = ids[(group.rr + np.arange(len(idx))) % m]
+                group.rr = (group.rr + len(idx)) % m
+            else:
+                w = np.ones(m) if weights is None else weights
+                cum = np.cumsum(w / w.sum())
+                pick = np.searchsorted(cum, rngs.routing.random(len(idx)), side="right")
+                task[idx] = ids[np.minimum(pick, m - 1)]
+
+        probes: list[Probe] = []
+        while self.probes and self.probes[0][0] < t1:
+            probes.append(heapq.heappop(self.probes)[2])
+        if probes:
+            for p in probes:
+                p.time = max(p.time, t0)
+            all_time = np.concatenate((time, [p.time for p in probes]))
+            all_task = np.concatenate((task, [p.task.id for p in probes]))
+            all_rev = np.concatenate((rev, table.revision[all_task[n_req:]]))
+        else:
+            all_time, all_task, all_rev = time, task, rev
+        n_all = len(all_time)
+
+        # Service times from base variates (production first: common random numbers).
+        if self.probe_time is None or not probes:
+            svc = self._service_times(all_rev, n_all, rngs.service)
+        else:
+            svc = np.concatenate(
+                (
+                    self._service_times(rev, n_req, rngs.service),
+                    np.full(len(probes), self.probe_time),
+                )
+            )
+        has = all_task >= 0
+        tk = np.where(has, all_task, 0)
+        if table.latency_faults:
+            # faults slow the requests (and the probes, when they do a request's work)
+            faulted = has if self.probe_time is None else has & (np.arange(n_all) < n_req)
+            age_min = np.maximum(all_time - cols["leak_since"][tk], 0.0) / 60.0
+            svc = np.where(
+                faulted,
+                svc * cols["latency_multiply"][tk]
+                + cols["latency_add"][tk]
+                + cols["leak_growth"][tk] * age_min,
+                svc,
+            )
+        # Outcomes drawn before serving (their draws do not depend on the queue).
+        u_err = rngs.errors.random(n_all)
+
+        start = np.full(n_all, np.nan)
+        if lor_groups:
+            self._serve_least_outstanding(lor_groups, n_req, all_time, svc, all_task, start)
+            has = all_task >= 0
+            tk = np.where(has, all_task, 0)
+        rows = has & np.isnan(start)
+        if rows.any():
+            multi = table.concurrency[tk] > 1
+            single = rows & ~multi
+            if single.any():
+                self._scan_single_slot(np.flatnonzero(single), all_time, svc, all_task, start)
+            if (rows & multi).any():
+                r = np.flatnonzero(rows & multi)
+                order = np.lexsort((all_time[r], all_task[r]))
+                r = r[order]
+                st = np.empty(len(r))
+                kernels.fifo_slots(all_time[r], svc[r], all_task[r], table.slots, st)
+                start[r] = st
+        finish = start + svc
+
+        # Error outcome: the revision's rate combined with faults and overload.
+        p_err = self.error_rate[all_rev]
+        if table.error_faults and has.any():
+            extra = cols["extra_error_rate"][tk]
+            over_rate = cols["overload_error_rate"][tk]
+            if over_rate.any():
+                util = self._utilisation(all_task, svc, t1 - t0)
+                over = np.where(util[tk] > cols["overload_utilisation"][tk], over_rate, 0.0)
+            else:
+                over = 0.0
+            p_err = np.where(has, 1 - (1 - p_err) * (1 - extra) * (1 - over), p_err)
+        status = np.where(u_err < p_err, 500, 200).astype(np.int16)
+
+        # Probes: results go to their checkers.
+        if probes:
+            fail = rngs.hooks.random(len(probes)) < cols["probe_failure"][all_task[n_req:]]
+            for i, p in enumerate(probes):
+                p.finish = float(finish[n_req + i])
+                p.failed_draw = bool(fail[i])
+                p.done.succeed()
+
+        # Requests: held as pending until their response has gone.
+        task = all_task[:n_req]
+        routed = task >= 0
+        if self.first_faulty_green is None and green_share > 0:
+            hit = (kind == PRODUCTION) & (rev == GREEN) & routed
+            hit &= cols["faulty"][tk[:n_req]] > 0
+            if hit.any():
+                self.first_faulty_green = float(time[np.argmax(hit)])
+        self._chunks.append(
+            {
+                "arrival": time,
+                "start": start[:n_req],
+                "finish": np.where(routed, finish[:n_req], time),
+                "task": task,
+                "revision": rev,
+                "kind": kind,
+                "source": source,
+                "status": np.where(routed, status[:n_req], 503).astype(np.int16),
+            }
+        )
+
+    def _add_test_traffic(self, t1, green_share, time, rev, kind, source):
+        rngs = self.world.rngs
+        times, revs, kinds, sources = [time], [rev], [kind], [source]
+        for src in self.testing:
+            if src.next >= len(src.times):
+                continue
+            t = src.take(t1)
+            if not len(t):
+                continue
+            if src.via == "test":
+                r = np.full(len(t), GREEN, np.int8)
+            else:
+                r = (rngs.hooks.random(len(t)) < green_share).astype(np.int8)
+            times.append(t)
+            revs.append(r)
+            kinds.append(np.full(len(t), TEST, np.int8))
+            sources.append(np.full(len(t), src.id, np.int32))
+        return (
+            np.concatenate(times),
+            np.concatenate(revs),
+            np.concatenate(kinds),
+            np.concatenate(sources),
+        )
+
+    def _service_times(self, rev: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        base_normal = rng.standard_normal(n) if "normal" in self._needs else None
+        base_uniform = rng.random(n) if "uniform" in self._needs else None
+        blue, green = self.samplers
+        if blue.dist == green.dist:
+            base = base_normal if blue.needs == "normal" else base_uniform
+            return blue.from_base(base)
+        svc = np.empty(n)
+        for g, sampler in enumerate(self.samplers):
+            m = rev == g
+            if m.any():
+                base = base_normal if sampler.needs == "normal" else base_uniform
+                svc[m] = sampler.from_base(base[m])
+        return svc
+
+    def _utilisation(self, task, svc, width) -> np.ndarray:
+        has = task >= 0
+        table = self.table
+        work = np.bincount(task[has], weights=svc[has], minlength=table.size)
+        return work / (max(width, 1e-9) * table.concurrency[: len(work)])
+
+    def _scan_single_slot(self, rows, time, svc, task, start) -> None:
+        """FIFO single-server queues of all targets at once: a segmented prefix scan.
+
+        Within a target, D_n = C_n + max(F, max_{j<=n}(A_j - C_{j-1})) with C the running
+        sum of service times and F the time the server is free from the previous window.
+        """
+        seg = task[rows]
+        t = time[rows]
+        if seg.max() < 32768 and (len(t) < 2 or bool(np.all(t[1:] >= t[:-1]))):
+            # already in time order (no probes mixed in): a stable radix sort by target
+            order = np.argsort(seg.astype(np.int16), kind="stable")
+        else:
+            order = np.lexsort((t, seg))
+        r = rows[order]
+        seg = seg[order]
+        a = time[r]
+        s = svc[r]
+        n = len(r)
+        first = np.empty(n, bool)
+        first[0] = True
+        np.not_equal(seg[1:], seg[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        lengths = np.diff(np.append(starts, n))
+        c = np.cumsum(s)
+        c_before = np.repeat((c - s)[starts], lengths)
+        key = a - (c - c_before - s)  # A_n - C_{n-1}, within the segment
+        # Offsetting each segment keeps one running max from leaking across segments.
+        span = float(key.max() - key.min()) + 1.0
+        off = np.repeat(np.arange(len(starts)) * 2.0 * span, lengths)
+        key_off = key + off
+        run = np.maximum.accumulate(key_off)
+        free = np.repeat(self.table.slots[seg[starts], 0], lengths)
+        # wait = max(F, runmax) - key; the runmax branch is taken in the offset frame, where
+        # an idle arrival gets an exact zero.
+        wait = np.maximum(run - key_off, free - key)
+        st = a + wait
+        start[r] = st
+        last = np.append(starts[1:], n) - 1
+        self.table.slots[seg[starts], 0] = st[last] + s[last]
+
+    def _serve_least_outstanding(self, lor_groups, n_req, time, svc, task, start) -> None:
+        """Least outstanding requests: routing depends on the queues, so a per-request loop."""
+        table = self.table
+        cols = table.columns
+        probe_task = task[n_req:]
+        for g, idx, ids in lor_groups:
+            probe_rows = n_req + np.flatnonzero(np.isin(probe_task, ids))
+            rows = np.concatenate((idx, probe_rows))
+            rows = rows[np.argsort(time[rows], kind="stable")]
+            fixed = np.where(rows >= n_req, task[rows], -1)
+            heap = self._lor[g]
+            need = int(heap["state"][0]) + len(rows) + 1
+            if need > len(heap["t"]):
+                cap = max(need, 2 * len(heap["t"]))
+                for key, dtype in (("t", float), ("k", np.int64)):
+                    grown = np.zeros(cap, dtype)
+                    grown[: len(heap[key])] = heap[key]
+                    heap[key] = grown
+            s = svc[rows]  # base service times; the chosen task's faults apply in the loop
+            st = np.empty(len(rows))
+            chosen = np.empty(len(rows), np.int64)
+            kernels.least_outstanding(
+                time[rows],
+                s,
+                fixed,
+                ids,
+                cols["latency_multiply"],
+                cols["latency_add"],
+                cols["leak_growth"],
+                cols["leak_since"],
+                table.slots,
+                table.outstanding,
+                heap["t"],
+                heap["k"],
+                heap["state"],
+                st,
+                chosen,
+            )
+            svc[rows] = s
+            start[rows] = st
+            task[rows] = chosen
+
+    # -- finalising ----------------------------------------------------------------------------
+    def outcomes(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(response time, status) of pending requests, given the tasks stopped so far."""
+        has_task = p["task"] >= 0
+        stop_at = self.table.columns["stop_at"]
+        stop = np.where(has_task, stop_at[np.where(has_task, p["task"], 0)], np.inf)
+        arrival, finish = p["arrival"], p["finish"]
+        refused = arrival >= stop
+        cut = ~refused & (finish > stop)
+        natural = np.where(cut, stop, finish)
+        limit = arrival + self.idle_timeout
+        timed_out = ~refused & (natural > limit)
+        resp = np.where(refused, arrival, np.where(timed_out, limit, natural))
+        status = np.where(refused | (cut & ~timed_out), 502, np.where(timed_out, 504, p["status"]))
+        return resp, status.astype(np.int16)
+
+    def finalize(self, until: float) -> None:
+        """Finalise every pending request whose response came before the whole second
+        ``floor(until)``; everything when ``until`` is infinite."""
+        boundary = math.floor(until) if math.isfinite(until) else math.inf
+        self.flush()
+        if self._chunks:
+            chunks = [self.pending, *self._chunks]
+            self.pending = {f: np.concatenate([c[f] for c in chunks]) for f in _FIELDS}
+            self._chunks = []
+        if boundary <= self.finalized_until or not len(self.pending["arrival"]):
+            self.finalized_until = max(self.finalized_until, boundary)
+            return
+        p = self.pending
+        resp, status = self.outcomes(p)
+        done = resp < boundary
+        if done.any():
+            batch = {f: p[f][done] for f in _FIELDS}
+            batch["response"] = resp[done]
+            batch["status"] = status[done]
+            keep = ~done
+            self.pending = {f: p[f][keep] for f in _FIELDS}
+            self.world.recorder.record(batch)
+            if self.testing:
+                for src in self.testing:
+                    sel = batch["source"] == src.id
+                    if sel.any():
+                        src.collect(
+                            batch["status"][sel],
+                            batch["response"][sel] - batch["arrival"][sel],
+                            batch["revision"][sel],
+                        )
+                self.testing = [src for src in self.testing if not src.finished.triggered]
+        self.finalized_until = max(self.finalized_until, boundary)
+
+
+def _rev(task: Task) -> int:
+    return GREEN if task.revision == "green" else BLUE
+
+
+def _dtype(field: str):
+    return {
+        "task": np.int64,
+        "revision": np.int8,
+        "kind": np.int8,
+        "source": np.int32,
+        "status": np.int16,
+    }.get(field, np.float64)

@@ -1,0 +1,228 @@
+"""Reading scenario files: YAML, TOML or JSON, validation errors in one line, CSV inputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ValidationError,
+)
+
+from .errors import ScenarioError
+from .model import Scenario
+from .overrides import apply_overrides
+from .workload import Distribution
+
+
+def _read_raw(path: Path) -> dict[str, Any]:
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(str(path), None, "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(str(path), None, f"cannot read the file ({exc})") from None
+    try:
+        if suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        elif suffix == ".toml":
+            data = tomllib.loads(text)
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise ScenarioError(
+                str(path), None, "expected a .yaml, .yml, .toml or .json scenario file"
+            )
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            problem = f"YAML tags are not allowed (scenario files are data): {problem}"
+        raise ScenarioError(str(path), where, f"invalid YAML: {problem}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(path), None, f"invalid TOML: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(str(path), f"line {exc.lineno}", f"invalid JSON: {exc.msg}") from None
+    if data is None:
+        raise ScenarioError(str(path), None, "the file is empty; expected a mapping of fields")
+    if not isinstance(data, dict):
+        raise ScenarioError(str(path), None, "expected a mapping of fields at the top level")
+    return data
+
+
+def _all_field_names(model: type[BaseModel], seen: set[type] | None = None) -> set[str]:
+    seen = set() if seen is None else seen
+    names: set[str] = set()
+    if model in seen:
+        return names
+    seen.add(model)
+    for name, info in model.model_fields.items():
+        names.add(name)
+        for arg in _nested_models(info.annotation):
+            names |= _all_field_names(arg, seen)
+    return names
+
+
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) for m in _nested_models(arg)]
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = []
+    for p in loc:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        elif str(p).startswith(("function-", "literal[", "union[")) or p in (
+            "str",
+            "float",
+            "int",
+            "TrafficRouting",
+        ):
+            continue  # pydantic's internal union branch names: not user fields
+        else:
+            parts.append(("." if parts else "") + str(p))
+    return "".join(parts) or "(top level)"
+
+
+def _friendly(err: dict[str, Any]) -> str:
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        return "unknown field (check the spelling; see the scenario reference)"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if msg.startswith("Assertion failed, "):
+        msg = msg[len("Assertion failed, ") :]
+    scalar = isinstance(err.get("input"), str | int | float | bool)
+    return f"{msg} (got {err['input']!r})" if scalar and "got " not in msg else msg
+
+
+def _refine(path: str, message: str) -> tuple[str, str]:
+    """Name the field a model-level check is about: ``load_balancer`` + "slow_start must be …"
+    → ``load_balancer.slow_start``; a message "deployment.config: …" moves to the path."""
+    head, _, rest = message.partition(" ")
+    token = head.rstrip(":")
+    if token.split(".")[0] not in _FIELD_NAMES or path.endswith(token):
+        return path, message  # not a field, or a field validator's error, already in place
+    where = token if path == "(top level)" else f"{path}.{token}"
+    return where, (rest if head.endswith(":") else message)
+
+
+def scenario_from_dict(
+    raw: dict[str, Any], source: str = "<scenario>", base_dir: str | None = None
+) -> Scenario:
+    """Validate plain data into a :class:`Scenario`, raising :class:`ScenarioError`."""
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        # Union types report one error per branch; the most specific is the longest path.
+        err = max(errors, key=lambda e: (e["type"] == "value_error", len(e["loc"])))
+        if any(e["type"] == "extra_forbidden" for e in errors):
+            err = next(e for e in errors if e["type"] == "extra_forbidden")
+        extra = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        where, message = _field_path(err["loc"]), _friendly(err)
+        if err["type"] == "value_error":
+            where, message = _refine(where, message)
+        raise ScenarioError(source, where, message + extra) from None
+    if base_dir is not None:
+        scenario.base_dir = base_dir
+    _check_files(scenario, source)
+    return scenario
+
+
+def _check_files(scenario: Scenario, source: str) -> None:
+    """Refuse missing or malformed CSV inputs now, not half-way through a run."""
+    if scenario.load.pattern == "trace":
+        read_trace(scenario, source)
+    for rev in ("blue", "green"):
+        for field in ("latency", "startup"):
+            dist = getattr(scenario.revision(rev), field)
+            if dist.distribution == "empirical":
+                read_empirical(scenario, dist, source, f"{rev}.{field}.file")
+
+
+def resolve_path(scenario: Scenario, name: str) -> Path:
+    p = Path(name)
+    if not p.is_absolute() and scenario.base_dir:
+        p = Path(scenario.base_dir) / p
+    return p
+
+
+def read_trace(scenario: Scenario, source: str = "<scenario>") -> list[tuple[float, float]]:
+    """The load trace as sorted (time_s, rps) breakpoints."""
+    path = resolve_path(scenario, scenario.load.trace or "")
+    rows = _read_csv_numbers(path, source, "load.trace", columns=2)
+    rows.sort()
+    if any(r < 0 for _, r in rows):
+        raise ScenarioError(source, "load.trace", f"{path}: rps must be >= 0")
+    return rows
+
+
+def read_empirical(
+    scenario: Scenario, dist: Distribution, source: str = "<scenario>", field: str = "file"
+) -> list[float]:
+    """Empirical durations in seconds (the CSV holds milliseconds)."""
+    path = resolve_path(scenario, dist.file or "")
+    rows = _read_csv_numbers(path, source, field, columns=1)
+    values = [r[0] / 1000.0 for r in rows]
+    if any(v < 0 for v in values):
+        raise ScenarioError(source, field, f"{path}: durations must be >= 0")
+    return values
+
+
+def _read_csv_numbers(path: Path, source: str, field: str, columns: int) -> list[tuple]:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except OSError:
+        raise ScenarioError(source, field, f"cannot read CSV file {str(path)!r}") from None
+    out = []
+    for i, row in enumerate(rows):
+        if not row or not "".join(row).strip():
+            continue
+        try:
+            values = tuple(float(x) for x in row[:columns])
+        except ValueError:
+            if i == 0:
+                continue  # a header line
+            raise ScenarioError(
+                source, field, f"{path} line {i + 1}: expected {columns} number(s)"
+            ) from None
+        if len(values) < columns or not all(math.isfinite(v) for v in values):
+            raise ScenarioError(source, field, f"{path} line {i + 1}: expected {columns} numbers")
+        out.append(values)
+    if not out:
+        raise ScenarioError(source, field, f"{path}: no data rows")
+    return out
+
+
+def load_scenario(
+    path: str | Path, overrides: dict[str, Any] | list[str] | None = None
+) -> Scenario:
+    """Read, override and validate a scenario file (YAML, TOML or JSON).
+
+    Args:
+        path: the scenario file; relative CSV paths inside it are resolved from its folder.
+        overrides: dotted overrides, as a dict or a list of ``key=value`` strings.
+
+    Raises:
+        ScenarioError: the file cannot be read or is not a valid scenario.
+    """
+    path = Path(path)
+    raw = _read_raw(path)
+    raw = apply_overrides(raw, overrides, source=str(path))
+    return scenario_from_dict(raw, source=str(path), base_dir=str(path.parent.resolve()))
+
+
+# Every field name of the scenario file: lets an error of a model-level check name its field.
+_FIELD_NAMES = _all_field_names(Scenario)
