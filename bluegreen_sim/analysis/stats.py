@@ -12,7 +12,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 CONFIDENCE = 0.95
 
@@ -55,10 +54,14 @@ def t_quantile(q: float, df: int) -> float:
     """The ``q`` quantile of Student's t with ``df`` degrees of freedom."""
     if not 0 < q < 1 or df < 1:
         raise ValueError("t_quantile needs 0 < q < 1 and df >= 1")
+    from scipy import stats  # imported on first use: SciPy costs ~50 MB and ~0.3 s to import
+
     return float(stats.t.ppf(q, df))
 
 
 @lru_cache(maxsize=64)
 def normal_quantile(q: float) -> float:
     """The ``q`` quantile of the standard normal."""
+    from scipy import stats
+
     return float(stats.norm.ppf(q))
