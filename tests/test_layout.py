@@ -20,7 +20,7 @@ def _imports(path: Path) -> set[str]:
     """Absolute dotted names of the bluegreen_sim modules that ``path`` imports."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    package = parts[:-1] if parts[-1] != "__init__" else parts[:-1]
+    package = parts[:-1]  # the package a relative import starts from
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
