@@ -27,11 +27,10 @@ def _imports(path: Path) -> set[str]:
             if node.level:
                 base = package[: len(package) - (node.level - 1)]
                 target = base + (node.module.split(".") if node.module else [])
-                names = [".".join(target)]
-                if not node.module:  # from . import x
-                    names = [".".join(target + [a.name]) for a in node.names]
             else:
-                names = [node.module or ""]
+                target = (node.module or "").split(".")
+            # `from X import y` may name the module X.y: count both X and X.y
+            names = [".".join(target)] + [".".join([*target, a.name]) for a in node.names]
             found.update(n for n in names if n.startswith("bluegreen_sim"))
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("bluegreen_sim"))
