@@ -27,7 +27,7 @@ from ..scenario import Scenario
 from .dataplane import DataPlane
 from .recorder import REVISIONS, STATUSES, Recorder, build_timeline, percentile_ms
 
-STREAMS = ("arrivals", "routing", "service", "errors", "startup", "hooks", "faults")
+STREAMS = ("arrivals", "routing", "service", "errors", "startup", "hooks", "faults", "clients")
 
 
 @dataclass
@@ -41,6 +41,7 @@ class Streams:
     startup: np.random.Generator
     hooks: np.random.Generator
     faults: np.random.Generator
+    clients: np.random.Generator  # last: spawned after the others, which it leaves unchanged
 
     @classmethod
     def from_seed(cls, seed: int | np.random.SeedSequence) -> Streams:
@@ -232,6 +233,10 @@ def _summary(world: World, seed: Any, timeline: pd.DataFrame) -> dict[str, Any]:
         "gb_hours": gb_hours,
         "cost_usd": vcpu_hours * sc.pricing.vcpu_hour + gb_hours * sc.pricing.gb_hour,
         "alarms_fired": fired,
+        # Clients that sent at least one production request to green (None: no load.clients)
+        "clients_reached_green": (
+            int(world.dataplane.clients.reached_green.sum()) if world.dataplane.clients else None
+        ),
     }
     return summary
 
