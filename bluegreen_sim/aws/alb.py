@@ -119,7 +119,8 @@ class TargetGroup:
             return list(self.targets), None
         slow = self.spec.slow_start
         if not slow:
-            return healthy, None
+            anomaly = self.world.anomaly  # automatic target weights (weighted_random only)
+            return healthy, (anomaly.weights(healthy) if anomaly is not None else None)
         now = self.world.env.now
         weights = np.ones(len(healthy))
         ramping = [now - t.healthy_at < slow and t.slow_start for t in healthy]

@@ -490,6 +490,8 @@ class DataPlane:
             keep = ~done
             self.pending = {f: p[f][keep] for f in _FIELDS}
             self.world.recorder.record(batch)
+            if self.world.anomaly is not None:  # ALB automatic target weights count errors
+                self.world.anomaly.observe(batch)
             if self.testing:
                 for src in self.testing:
                     sel = batch["source"] == src.id

@@ -17,6 +17,7 @@ import simpy
 
 from ..aws.alarms import Alarm
 from ..aws.alb import ApplicationLoadBalancer
+from ..aws.anomaly import AnomalyMitigation
 from ..aws.controllers import CONTROLLERS
 from ..aws.controllers.base import DeploymentRecord
 from ..aws.fargate import STOPPED, TaskSet
@@ -70,6 +71,8 @@ class World:
         self.metrics = MetricStore(horizon)
         self.alarms = {a.name: Alarm(self, a) for a in scenario.alarms}
         self.recorder = Recorder(self, record_requests)
+        # ALB automatic target weights (weighted_random with anomaly_mitigation), else None
+        self.anomaly = AnomalyMitigation(self) if lb.anomaly_mitigation else None
         self.dataplane = DataPlane(self)
         self.task_sets: dict[str, TaskSet] = {}
         self.deployment = DeploymentRecord(scenario.deployment.controller)
@@ -116,6 +119,8 @@ class World:
         env.process(self.dataplane.run())
         for alarm in self.alarms.values():
             env.process(alarm.run())
+        if self.anomaly is not None:
+            env.process(self.anomaly.run())
         env.process(self.controller.run())
         env.run(until=self.scenario.duration)
         self.dataplane.finalize(math.inf)
