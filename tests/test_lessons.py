@@ -457,6 +457,20 @@ def test_each_minute_of_publication_delay_adds_a_minute_to_detection(run_lesson)
         assert runs[d]["outcome"] == "ROLLED_BACK"
 
 
+def test_a_sticky_canary_moves_nobody_and_blue_removal_fails_its_clients(run_lesson):
+    # docs/lessons.md, "Things to try": lesson 02 with 5000 clients and 10-minute cookies.
+    plain = run_lesson("02-canary-healthy.yaml").summary
+    sticky = run_lesson(
+        "02-canary-healthy.yaml", "load.clients=5000", "load_balancer.target_group_stickiness=10m"
+    ).summary
+    assert sticky["outcome"] == "SUCCEEDED"
+    assert sticky["requests_total"] == plain["requests_total"]
+    # Clients renew their blue cookies every ~50 s: green gets requests only after blue is gone,
+    # and those clients got 503s first, for up to ten minutes.
+    assert sticky["requests_green"] < plain["requests_green"] / 5
+    assert sticky["requests_failed"] == sticky["requests_503"] > 40_000
+
+
 def test_a_long_termination_wait_costs_more(run_lesson):
     short = run_lesson("17-termination-wait-5m.yaml").summary
     long_ = run_lesson("18-termination-wait-60m.yaml").summary
