@@ -1,8 +1,8 @@
 """Builds the world from a scenario, runs it, and returns a :class:`~bluegreen_sim.results.Result`.
 
 Randomness: one :class:`numpy.random.SeedSequence` per run, spawned into one stream per source
-(arrivals, routing, service, errors, start-up, hooks, faults), so two strategies run with the
-same seed see the same traffic (common random numbers).
+(arrivals, routing, service, errors, start-up, hooks, faults, clients), so two strategies run
+with the same seed see the same traffic (common random numbers).
 """
 
 from __future__ import annotations
