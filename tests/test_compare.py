@@ -45,8 +45,8 @@ RAW = {
             "metric": "HTTPCode_Target_5XX_Count",
             "target_group": "green",
             "statistic": "Sum",
-            "period": "10s",
-            "evaluation_periods": 2,
+            "period": "60s",  # ALB metrics are 60-second metrics
+            "evaluation_periods": 1,
             "threshold": 2,
             "comparison": "GreaterThanThreshold",
             "treat_missing_data": "notBreaching",
@@ -56,7 +56,7 @@ RAW = {
         "controller": "steps",
         "start": "30s",
         "alarms": ["green-5xx"],
-        "steps": [{"weight": 10, "pause": "40s"}, {"weight": 50, "pause": "40s"}, {"weight": 100}],
+        "steps": [{"weight": 10, "pause": "90s"}, {"weight": 50, "pause": "90s"}, {"weight": 100}],
     },
 }
 SEEDS = range(6)

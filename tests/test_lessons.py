@@ -181,6 +181,13 @@ LESSONS: dict[str, Lesson] = {
         f"{DEPLOYED} > production traffic shifted > termination wait 60m > blue task set removed",
         "requests_failed == 0",
     ),
+    "19-publication-delay.yaml": Lesson(
+        "ROLLED_BACK",
+        f"{DEPLOYED} > AfterAllowTestTraffic succeeded > production traffic shifted"
+        " > fault started > alarm ALARM > rollback started > deployment rolled back",
+        "alarms_fired == ['green-5xx']; time_to_detect_s > 120; time_to_detect_s < 180;"
+        " requests_failed == $requests_failed_green",
+    ),
     "canary-bad-green.yaml": Lesson(
         "ROLLED_BACK",
         f"{DEPLOYED} > production traffic shifted > alarm ALARM > rollback started"
@@ -378,6 +385,26 @@ def test_cold_green_all_at_once_and_slow_start_on_a_new_group(run_lesson):
     assert piled["worst_minute_p99_ms"] > 10_000
 
 
+def test_slow_start_spares_only_the_target_registered_into_the_empty_group(run_lesson):
+    # ECS registers each green task on its own as it starts. The first is registered into an
+    # empty group in one registration operation: it does not enter slow start (ALB-UG); every
+    # later one does, as a healthy target out of slow start is there when it becomes healthy.
+    all_at_once = "deployment.config=CodeDeployDefault.ECSAllAtOnce"
+    ev = run_lesson("13-cold-start-slow-start.yaml", all_at_once).events
+    registered = ev[(ev["event"] == "target registered") & ev["detail"].str.startswith("green")]
+    names = registered["detail"].str.split(" ").str[0]
+    first, install = names.iloc[0], set(names.iloc[:8])  # the eight of Install
+    healthy = ev[ev["event"] == "target healthy"]
+    task = healthy["detail"].str.split(":").str[0]
+    initial = healthy[task.isin(install) & ~task.duplicated()]  # each one's first time
+    assert len(initial) == 8
+    ramping = initial["detail"].str.contains("slow start 120s")
+    assert list(initial.loc[~ramping, "detail"].str.split(":").str[0]) == [first]
+    # Without slow start nobody ramps.
+    plain = run_lesson("13-cold-start-slow-start.yaml", all_at_once, "load_balancer.slow_start=0")
+    assert not plain.events["detail"].str.contains("slow start", na=False).any()
+
+
 def test_a_replacement_target_ramps_up_under_slow_start(run_lesson):
     run = run_lesson("13-cold-start-slow-start.yaml", requests=True)
     ev = run.events
@@ -408,6 +435,40 @@ def test_deregistration_delay_shorter_than_requests_cuts_them(run_lesson):
     assert short["requests_502"] > 10
     assert enough["requests_502"] == 0
     assert short["requests_failed"] > enough["requests_failed"]
+
+
+def test_each_minute_of_publication_delay_adds_a_minute_to_detection(run_lesson):
+    # Lesson 19 is lesson 06 with publish_delay 60 s; docs/lessons.md shows 0, 60 and 120 s.
+    runs = {
+        d: run_lesson("19-publication-delay.yaml", f"cloudwatch.publish_delay={d}").summary
+        for d in (0, 60, 120)
+    }
+    lesson = run_lesson("19-publication-delay.yaml").summary
+    assert lesson == runs[60]
+    base = run_lesson("06-blast-radius-all-at-once.yaml").summary
+    assert runs[0]["time_to_detect_s"] == base["time_to_detect_s"]
+    assert runs[0]["requests_failed"] == base["requests_failed"]
+    for d in (60, 120):
+        # The alarm sees each minute d seconds late, so it fires d seconds later ...
+        assert runs[d]["time_to_detect_s"] == pytest.approx(runs[0]["time_to_detect_s"] + d)
+        # ... while green fails about 5 requests a second (100/s x 5 %): ~300 more a minute.
+        extra = runs[d]["requests_failed"] - runs[0]["requests_failed"]
+        assert 4 * d < extra < 6 * d
+        assert runs[d]["outcome"] == "ROLLED_BACK"
+
+
+def test_a_sticky_canary_moves_nobody_and_blue_removal_fails_its_clients(run_lesson):
+    # docs/lessons.md, "Things to try": lesson 02 with 5000 clients and 10-minute cookies.
+    plain = run_lesson("02-canary-healthy.yaml").summary
+    sticky = run_lesson(
+        "02-canary-healthy.yaml", "load.clients=5000", "load_balancer.target_group_stickiness=10m"
+    ).summary
+    assert sticky["outcome"] == "SUCCEEDED"
+    assert sticky["requests_total"] == plain["requests_total"]
+    # Clients renew their blue cookies every ~50 s: green gets requests only after blue is gone,
+    # and those clients got 503s first, for up to ten minutes.
+    assert sticky["requests_green"] < plain["requests_green"] / 5
+    assert sticky["requests_failed"] == sticky["requests_503"] > 40_000
 
 
 def test_a_long_termination_wait_costs_more(run_lesson):

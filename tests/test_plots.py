@@ -19,15 +19,15 @@ ALARM = {
     "metric": "HTTPCode_Target_5XX_Count",
     "target_group": "green",
     "statistic": "Sum",
-    "period": "10s",
-    "evaluation_periods": 2,
+    "period": "60s",  # ALB metrics are 60-second metrics
+    "evaluation_periods": 1,
     "threshold": 2,
     "comparison": "GreaterThanThreshold",
     "treat_missing_data": "notBreaching",
 }
 
 
-def tiny(controller: str, green_error_rate: float = 0.0, **deployment):
+def tiny(controller: str, green_error_rate: float = 0.0, threshold: float = 2, **deployment):
     """Five minutes, 30 rps, three tasks that start in 15 s; the deployment starts at 30 s."""
     raw = {
         "name": f"tiny-{controller}",
@@ -43,7 +43,7 @@ def tiny(controller: str, green_error_rate: float = 0.0, **deployment):
             "deregistration_delay": "10s",
             "health_check": {"interval": "5s", "timeout": "2s", "healthy_threshold": 2},
         },
-        "alarms": [ALARM],
+        "alarms": [{**ALARM, "threshold": threshold}],
         "deployment": {"controller": controller, "start": "30s", **deployment},
     }
     if controller != "none":
@@ -51,13 +51,17 @@ def tiny(controller: str, green_error_rate: float = 0.0, **deployment):
     return scenario_from_dict(raw)
 
 
-STEPS = [{"weight": 10, "pause": "40s"}, {"weight": 50, "pause": "40s"}, {"weight": 100}]
+STEPS = [{"weight": 10, "pause": "40s"}, {"weight": 50, "pause": "120s"}, {"weight": 100}]
 
 
 @pytest.fixture(scope="module")
 def steps_bad():
-    """Green fails 20 % of requests; the alarm fires and the steps controller rolls back."""
-    result = simulate(tiny("steps", 0.2, steps=STEPS), seed=1)
+    """Green fails 20 % of requests; the alarm fires and the steps controller rolls back.
+
+    At 30 rps green's errors are about 0.6/s at 10 % and 3/s at 50 %: a threshold of 40 per
+    minute lets the 10 % step pass and catches the 50 % step in the next whole minute.
+    """
+    result = simulate(tiny("steps", 0.2, threshold=40, steps=STEPS), seed=1)
     assert result.summary["outcome"] == "ROLLED_BACK"
     return result, plot_result(result)
 

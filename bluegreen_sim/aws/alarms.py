@@ -1,6 +1,6 @@
 """CloudWatch alarms as SimPy processes: each wakes every minute and evaluates its datapoints.
 
-Every minute (every 10 s for periods under a minute) an alarm gathers its evaluation range of
+Every minute an alarm gathers its evaluation range of
 datapoints from the :class:`~.metrics.MetricStore` and applies
 :func:`~bluegreen_sim.aws.cloudwatch.evaluate_alarm`; its state changes are logged as events.
 """
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..scenario import AlarmSpec
 from .cloudwatch import evaluate_alarm, evaluation_range
-from .metrics import BLUE_TG, GREEN_TG, LB, RES
+from .metrics import BLUE_TG, GREEN_TG, LB
 
 if TYPE_CHECKING:
     from ..engine.simulation import World
@@ -26,16 +26,18 @@ class Alarm:
         self.spec = spec
         self.state = "INSUFFICIENT_DATA"
         self.history: list[dict] = []
-        self.cadence = 60.0 if spec.period >= 60 else 10.0
+        # Periods are whole minutes (ALB metrics are 60-second metrics: the scenario refuses
+        # 10/20/30 s periods), so CloudWatch evaluates every minute (CW-UG).
+        self.cadence = 60.0
 
     def values(self, now: float) -> list[float | None]:
         """The datapoints of the evaluation range that ends at ``now``, oldest first."""
         s = self.spec
         n = evaluation_range(s.evaluation_periods)
-        # What CloudWatch has received by now: the load balancer sends 60-second aggregates
-        # (10-second ones for high-resolution periods here), each publish_delay after its
-        # interval ends. A period past that is partial, or missing if none of it arrived.
-        grain = 60.0 if s.period >= 60 else RES
+        # What CloudWatch has received by now: the load balancer sends 60-second aggregates,
+        # each publish_delay after its minute ends. A period past that is partial, or missing
+        # if none of it arrived.
+        grain = 60.0
         delay = self.world.scenario.cloudwatch.publish_delay
         seen = grain * math.floor((now - delay) / grain + 1e-9)
         values = []
@@ -100,7 +102,7 @@ class Alarm:
         return new
 
     def run(self):
-        """Wake every minute (10 s for short periods) and evaluate."""
+        """Wake every minute and evaluate."""
         env = self.world.env
         yield env.timeout(self.cadence)
         while True:
@@ -111,5 +113,3 @@ class Alarm:
 
 def _dimension(target_group: str | None) -> int:
     return {None: LB, "blue": BLUE_TG, "green": GREEN_TG}[target_group]
-
-

@@ -64,6 +64,10 @@ class TargetGroup:
         world = self.world
         world.dataplane.flush()  # membership changes: serve what was promised first
         task.registered_at = world.env.now
+        # ECS registers each task (awsvpc: its own IP target) when it starts, one registration
+        # per task. Targets registered into an empty group in one registration operation do
+        # not enter slow start (ALB-UG): here, the first target of an empty group.
+        task.slow_start_exempt = not self.targets
         self.targets.append(task)
         if healthy or not self.spec.health_check.enabled:
             task.health = "healthy"
@@ -119,7 +123,8 @@ class TargetGroup:
             return list(self.targets), None
         slow = self.spec.slow_start
         if not slow:
-            return healthy, None
+            anomaly = self.world.anomaly  # automatic target weights (weighted_random only)
+            return healthy, (anomaly.weights(healthy) if anomaly is not None else None)
         now = self.world.env.now
         weights = np.ones(len(healthy))
         ramping = [now - t.healthy_at < slow and t.slow_start for t in healthy]
@@ -199,14 +204,21 @@ class HealthChecker:
         if state == "healthy":
             first = task.healthy_at is None
             task.healthy_at = world.env.now
-            # Slow start applies only if another healthy target is out of slow start.
+            # Slow start applies only if another healthy target is out of slow start, and not
+            # to a target registered into an empty group in one operation (ALB-UG).
             slow = self.group.spec.slow_start
-            task.slow_start = bool(slow) and any(
-                t is not task
-                and t.health == "healthy"
-                and not (t.slow_start and world.env.now - t.healthy_at < slow)
-                for t in self.group.targets
+            task.slow_start = (
+                bool(slow)
+                and not task.slow_start_exempt
+                and any(
+                    t is not task
+                    and t.health == "healthy"
+                    and not (t.slow_start and world.env.now - t.healthy_at < slow)
+                    for t in self.group.targets
+                )
             )
+            if task.slow_start:
+                why += f"; slow start {slow:g}s"
             if first:
                 for callback in list(task.task_set.on_task_healthy):
                     callback(task)

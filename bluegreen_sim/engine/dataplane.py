@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import kernels
+from .clients import Clients
 from .distributions import Sampler
 from .probes import Probe, TestTraffic, late_timeout
 from .tasktable import TaskTable
@@ -80,6 +81,12 @@ class DataPlane:
             for _ in REVISIONS
         ]
         self.first_faulty_green: float | None = None
+        # Clients and target-group stickiness (engine/clients.py); None: requests independent.
+        self.clients = (
+            Clients(sc.load.clients, sc.load_balancer.target_group_stickiness, world.rngs.clients)
+            if sc.load.clients
+            else None
+        )
         if self.routing == "least_outstanding_requests" or width > 1:
             kernels.warm_up()
 
@@ -180,6 +187,8 @@ class DataPlane:
         green_share = world.listener.green_weight / 100.0
         # Always drawn, whatever the weight: common random numbers across variants.
         rev = (rngs.routing.random(n_prod) < green_share).astype(np.int8)
+        if self.clients is not None:  # a sticky client goes where its cookie says
+            rev = self.clients.route(time, rev, self._groups_in_service())
         kind = np.zeros(n_prod, np.int8)
         source = np.full(n_prod, -1, np.int32)
         if self.testing:
@@ -311,6 +320,10 @@ class DataPlane:
                 "status": np.where(routed, status[:n_req], 503).astype(np.int16),
             }
         )
+
+    def _groups_in_service(self) -> tuple[bool, bool]:
+        alb = self.world.alb
+        return tuple(len(alb.target_group(name).in_service_ids()[0]) > 0 for name in REVISIONS)
 
     def _add_test_traffic(self, t1, green_share, time, rev, kind, source):
         rngs = self.world.rngs
@@ -477,6 +490,8 @@ class DataPlane:
             keep = ~done
             self.pending = {f: p[f][keep] for f in _FIELDS}
             self.world.recorder.record(batch)
+            if self.world.anomaly is not None:  # ALB automatic target weights count errors
+                self.world.anomaly.observe(batch)
             if self.testing:
                 for src in self.testing:
                     sel = batch["source"] == src.id

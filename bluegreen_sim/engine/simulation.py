@@ -1,8 +1,8 @@
 """Builds the world from a scenario, runs it, and returns a :class:`~bluegreen_sim.results.Result`.
 
 Randomness: one :class:`numpy.random.SeedSequence` per run, spawned into one stream per source
-(arrivals, routing, service, errors, start-up, hooks, faults), so two strategies run with the
-same seed see the same traffic (common random numbers).
+(arrivals, routing, service, errors, start-up, hooks, faults, clients), so two strategies run
+with the same seed see the same traffic (common random numbers).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import simpy
 
 from ..aws.alarms import Alarm
 from ..aws.alb import ApplicationLoadBalancer
+from ..aws.anomaly import AnomalyMitigation
 from ..aws.controllers import CONTROLLERS
 from ..aws.controllers.base import DeploymentRecord
 from ..aws.fargate import STOPPED, TaskSet
@@ -27,7 +28,7 @@ from ..scenario import Scenario
 from .dataplane import DataPlane
 from .recorder import REVISIONS, STATUSES, Recorder, build_timeline, percentile_ms
 
-STREAMS = ("arrivals", "routing", "service", "errors", "startup", "hooks", "faults")
+STREAMS = ("arrivals", "routing", "service", "errors", "startup", "hooks", "faults", "clients")
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Streams:
     startup: np.random.Generator
     hooks: np.random.Generator
     faults: np.random.Generator
+    clients: np.random.Generator  # last: spawned after the others, which it leaves unchanged
 
     @classmethod
     def from_seed(cls, seed: int | np.random.SeedSequence) -> Streams:
@@ -69,6 +71,8 @@ class World:
         self.metrics = MetricStore(horizon)
         self.alarms = {a.name: Alarm(self, a) for a in scenario.alarms}
         self.recorder = Recorder(self, record_requests)
+        # ALB automatic target weights (weighted_random with anomaly_mitigation), else None
+        self.anomaly = AnomalyMitigation(self) if lb.anomaly_mitigation else None
         self.dataplane = DataPlane(self)
         self.task_sets: dict[str, TaskSet] = {}
         self.deployment = DeploymentRecord(scenario.deployment.controller)
@@ -115,6 +119,8 @@ class World:
         env.process(self.dataplane.run())
         for alarm in self.alarms.values():
             env.process(alarm.run())
+        if self.anomaly is not None:
+            env.process(self.anomaly.run())
         env.process(self.controller.run())
         env.run(until=self.scenario.duration)
         self.dataplane.finalize(math.inf)
@@ -232,6 +238,10 @@ def _summary(world: World, seed: Any, timeline: pd.DataFrame) -> dict[str, Any]:
         "gb_hours": gb_hours,
         "cost_usd": vcpu_hours * sc.pricing.vcpu_hour + gb_hours * sc.pricing.gb_hour,
         "alarms_fired": fired,
+        # Clients that sent at least one production request to green (None: no load.clients)
+        "clients_reached_green": (
+            int(world.dataplane.clients.reached_green.sum()) if world.dataplane.clients else None
+        ),
     }
     return summary
 

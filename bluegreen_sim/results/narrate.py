@@ -446,9 +446,18 @@ def narrate(result: Any, color: bool = False) -> str:
         out.append(
             _paint(f"{format_clock(duration, hours)}  {'':<{width}}  end of run", "dim", color)
         )
+    if scenario is not None and scenario.alarms and not scenario.cloudwatch.publish_delay:
+        out.append(_paint(PUBLISH_DELAY_NOTE, "dim", color))
     out.append("")
     out.append(summary_table(summary, color))
     return "\n".join(out)
+
+
+# AWS does not publish how long ALB metrics take to reach CloudWatch (docs/semantics.md §4).
+PUBLISH_DELAY_NOTE = (
+    "note: this run assumes ALB metrics reach CloudWatch at once (cloudwatch.publish_delay 0);"
+    " real alarms see them later, so detection times here are a lower bound"
+)
 
 
 def _header(result: Any, color: bool, hours: bool) -> str:

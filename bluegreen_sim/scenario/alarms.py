@@ -70,8 +70,16 @@ class AlarmSpec(_Model):
     @model_validator(mode="after")
     def _check_alarm(self) -> AlarmSpec:
         p = self.period
-        if not (p in (10, 20, 30) or (p >= 60 and p % 60 == 0)):
-            raise ValueError("period must be 10s, 20s, 30s or a multiple of 60s")
+        if p in (10, 20, 30):
+            # CloudWatch accepts these only for high-resolution metrics; ALB publishes its
+            # metrics every 60 s, so such an alarm "does not receive data for the attempts that
+            # do not correspond to a one-minute data resolution" (BC PutMetricAlarm.Period).
+            raise ValueError(
+                f"period must be a multiple of 60s: ALB metrics are 60-second metrics, so a "
+                f"{p:g}s period gets no data on most evaluations (AWS)"
+            )
+        if not (p >= 60 and p % 60 == 0):
+            raise ValueError("period must be a multiple of 60s (ALB metrics are 60-second metrics)")
         if self.datapoints_to_alarm is not None and (
             self.datapoints_to_alarm > self.evaluation_periods
         ):
@@ -117,6 +125,7 @@ class AlarmSpec(_Model):
 # --------------------------------------------------------------------------------------------
 # Deployment
 
+
 class CloudWatchSpec(_Model):
     """How CloudWatch sees the load balancer's metrics.
 
@@ -134,5 +143,3 @@ class CloudWatchSpec(_Model):
         if v > 600:
             raise ValueError("publish_delay must be at most 10m")
         return v
-
-

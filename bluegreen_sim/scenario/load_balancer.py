@@ -49,6 +49,12 @@ class LoadBalancerSpec(_Model):
     idle_timeout: Duration = 60.0
     health_check: HealthCheckSpec = Field(default_factory=HealthCheckSpec)
     test_listener: bool = False
+    # The forward action's target-group stickiness (TargetGroupStickinessConfig): 0 off, else
+    # the AWSALBTG cookie's duration, 1 s - 7 days. Needs load.clients.
+    target_group_stickiness: Duration = 0.0
+    # Automatic target weights' anomaly mitigation (weighted_random routing only; off by
+    # default, as on AWS): see bluegreen_sim.aws.anomaly.
+    anomaly_mitigation: bool = False
 
     @model_validator(mode="after")
     def _check_ranges(self) -> LoadBalancerSpec:
@@ -58,6 +64,12 @@ class LoadBalancerSpec(_Model):
             raise ValueError("slow_start must be 0 (off) or between 30s and 900s")
         if self.slow_start and self.routing == "least_outstanding_requests":
             raise ValueError("slow_start cannot be combined with least_outstanding_requests")
+        if self.target_group_stickiness and not 1 <= self.target_group_stickiness <= 604800:
+            raise ValueError("target_group_stickiness must be 0 (off) or between 1s and 7 days")
+        if self.anomaly_mitigation and self.routing != "weighted_random":
+            raise ValueError("anomaly_mitigation needs routing: weighted_random (AWS rule)")
+        if self.slow_start and self.routing == "weighted_random":
+            raise ValueError("slow_start cannot be combined with weighted_random (AWS rule)")
         if not 1 <= self.idle_timeout <= 4000:
             raise ValueError("idle_timeout must be between 1s and 4000s")
         return self
@@ -65,4 +77,3 @@ class LoadBalancerSpec(_Model):
 
 # --------------------------------------------------------------------------------------------
 # Faults
-

@@ -69,6 +69,11 @@ class Scenario(_Model):
                 raise ValueError(
                     f"deployment.alarms: names {name!r}, which 'alarms' does not define"
                 )
+        if self.load_balancer.target_group_stickiness and self.load.clients is None:
+            raise ValueError(
+                "load_balancer.target_group_stickiness: needs load.clients (stickiness is per "
+                "client: how many clients send the load)"
+            )
         dep = self.deployment
         if (
             dep.controller == "codedeploy"

@@ -98,6 +98,10 @@ class LoadSpec(_Model):
     phase: Duration = 0.0
     trace: str | None = None
     arrivals: Literal["poisson", "uniform"] = "poisson"
+    # The client population: each request comes from one client, drawn uniformly at random.
+    # None: requests are not told apart (each is split by the weights on its own). Needed by
+    # target-group stickiness, which is per client.
+    clients: int | None = Field(default=None, ge=1, le=10_000_000)
 
     @model_validator(mode="after")
     def _check_pattern(self) -> LoadSpec:
@@ -158,5 +162,3 @@ class RevisionSpec(_Model):
 
 # --------------------------------------------------------------------------------------------
 # Load balancer
-
-
