@@ -12,6 +12,7 @@ serial, process or Dask backends; ``evaluate_alarm`` is CloudWatch's evaluation 
 
 from .cloudwatch import evaluate_alarm
 from .compare import compare
+from .interop import import_aws
 from .results import Result
 from .scenario import Scenario, ScenarioError, load_scenario
 from .simulation import simulate
@@ -25,6 +26,7 @@ __all__ = [
     "ScenarioError",
     "compare",
     "evaluate_alarm",
+    "import_aws",
     "load_scenario",
     "simulate",
     "sweep",

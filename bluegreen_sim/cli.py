@@ -178,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--out", type=Path, default=None, metavar="PATH", help="write the rows")
     swp.add_argument("--no-progress", action="store_true", help="no progress bar")
     swp.set_defaults(handler=cmd_sweep)
+    # import / export (issue 11): the user's AWS definitions, in bluegreen_sim/interop/
+    from .interop.cli import add_export_parser, add_import_parser
+
+    add_import_parser(sub, [common])
+    add_export_parser(sub, [common])
     return parser
 
 
