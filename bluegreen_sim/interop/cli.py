@@ -152,9 +152,13 @@ def run_import(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     """``bluegreen-sim export``; returns the exit status."""
     from ..scenario import load_scenario
-    from .export import export
+    from .export import custom_config_command, export
 
-    text = export(load_scenario(args.scenario), args.to)
+    scenario = load_scenario(args.scenario)
+    text = export(scenario, args.to)
+    command = custom_config_command(scenario) if args.to == "ecs-json" else None
+    if command is not None:  # the group input names a config that must exist first
+        print(f"note: create the custom deployment config first: {command}", file=sys.stderr)
     if args.out is not None:
         _write_atomically(args.out, text)
     else:
