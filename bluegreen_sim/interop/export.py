@@ -304,8 +304,10 @@ def _ecs_deployment_configuration(
         }
     cb = dep.circuit_breaker
     dc["DeploymentCircuitBreaker"] = {"Enable": cb.enable, "Rollback": cb.rollback}
-    if cb.enable:
-        dc["DeploymentCircuitBreaker"]["ResetOnHealthyTask"] = cb.reset_on_healthy_task
+    # Written only when not AWS's defaults: cfn-lint's schemas (1.51) do not know them yet.
+    if cb.enable and not cb.reset_on_healthy_task:
+        dc["DeploymentCircuitBreaker"]["ResetOnHealthyTask"] = False
+    if cb.enable and (cb.threshold.type, cb.threshold.value) != ("BOUNDED_PERCENT", 50):
         dc["DeploymentCircuitBreaker"]["ThresholdConfiguration"] = {
             "Type": cb.threshold.type,
             "Value": cb.threshold.value,
