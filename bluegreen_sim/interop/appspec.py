@@ -17,18 +17,18 @@ import yaml
 from ..scenario import ScenarioError
 from . import readers
 from .model import Definitions, Resource
-from .readers import N
+from .readers import N, join
 
 PLACEHOLDER_HINT = "a placeholder that CodeDeploy fills at deploy time"
 
 
 def read_appspec(source: str, data: dict, defs: Definitions, where: str | None = None) -> None:
     """An ECS AppSpec: its hooks and the service it deploys."""
-    where = where or source
+    where = where or f"{source}:"
     p = N(data, where, data)
     version = p.get("version")
     if version is not None and str(version) not in ("0.0", "0"):
-        defs.note("wrong", f"{where}.version", f"AppSpec version {version!r}; AWS knows 0.0")
+        defs.note("wrong", join(where, "version"), f"AppSpec version {version!r}; AWS knows 0.0")
     r = Resource("appspec", f"appspec:{where}", where)
     hooks: dict[str, Any] = {}
     raw_hooks = p.get("Hooks")
@@ -39,13 +39,13 @@ def read_appspec(source: str, data: dict, defs: Definitions, where: str | None =
     elif isinstance(raw_hooks, dict):
         hooks.update(raw_hooks)
     if hooks:
-        r.set("hooks", hooks, f"{where}.Hooks")
+        r.set("hooks", hooks, join(where, "Hooks"))
     resources = p.children("Resources")
     if not resources:
         defs.note("wrong", where, "an AppSpec without Resources: CodeDeploy requires one")
     for item in resources[:1]:
         ((key, body),) = list(item.data.items())[:1] or [(None, {})]
-        target = N(body, f"{item.where}.{key}")
+        target = N(body, join(item.where, key))
         if str(target.get("Type")) != "AWS::ECS::Service":
             defs.note(
                 "wrong",
@@ -55,13 +55,13 @@ def read_appspec(source: str, data: dict, defs: Definitions, where: str | None =
         props = target.child("Properties")
         td = props.get("TaskDefinition")
         if isinstance(td, str) and td.strip().startswith("<") and td.strip().endswith(">"):
-            defs.note("ignored", f"{props.where}.TaskDefinition", f"{td} is {PLACEHOLDER_HINT}")
+            defs.note("ignored", join(props.where, "TaskDefinition"), f"{td} is {PLACEHOLDER_HINT}")
         elif td is not None:
-            r.set("task_definition", td, f"{props.where}.TaskDefinition")
+            r.set("task_definition", td, join(props.where, "TaskDefinition"))
         for key in props.data.keys() - {"TaskDefinition"}:
-            defs.note("ignored", f"{props.where}.{key}", "not about traffic shifting")
+            defs.note("ignored", join(props.where, key), "not about traffic shifting")
     for key in set(data) - {"version", "Resources", "Hooks"}:
-        defs.note("wrong", f"{where}.{key}", "a key the AppSpec format does not know")
+        defs.note("wrong", join(where, key), "a key the AppSpec format does not know")
     defs.add(r)
 
 
@@ -109,7 +109,7 @@ def _items(data: Any, source: str, wrappers: tuple[str, ...]) -> list[tuple[dict
                 ]
             if isinstance(inner, dict):
                 return [(inner, f"{source}: {key}")]
-    return [(data, source)] if isinstance(data, dict) else []
+    return [(data, f"{source}:")] if isinstance(data, dict) else []
 
 
 def _add(defs: Definitions, kind: str, item: dict, where: str) -> Resource:
@@ -138,7 +138,7 @@ def _add(defs: Definitions, kind: str, item: dict, where: str) -> Resource:
 
 def _deployment(source: str, data: dict, defs: Definitions) -> None:
     """``create-deployment`` input: the AppSpec is a string inside the revision."""
-    rev = N(data, source, data).child("revision")
+    rev = N(data, f"{source}:", data).child("revision")
     content = None
     for block in ("appSpecContent", "string"):
         b = rev.child(block)
@@ -165,7 +165,7 @@ def _deployment(source: str, data: dict, defs: Definitions) -> None:
         if not isinstance(spec, dict):
             raise ScenarioError(source, where, "the embedded AppSpec is not a mapping")
         read_appspec(source, spec, defs, where)
-    p = N(data, source, data)
+    p = N(data, f"{source}:", data)
     if p.get("deploymentConfigName") is not None:
         r = Resource("deployment_group", p.get("deploymentGroupName") or "deployment", source)
         p.put(r, "deployment_config_name", "deploymentConfigName")

@@ -26,6 +26,25 @@ _HCL_BLOCK = re.compile(
 )
 
 
+_SCENARIO_KEYS = {
+    "name",
+    "description",
+    "duration",
+    "seed",
+    "load",
+    "service",
+    "blue",
+    "green",
+    "faults",
+    "load_balancer",
+    "deployment",
+    "alarms",
+    "pricing",
+    "cloudwatch",
+    "engine",
+}
+
+
 @dataclass
 class Source:
     """A file read and recognised: ``kind`` names the reader that takes it."""
@@ -201,6 +220,10 @@ def classify(name: str, data: Any) -> str:
         return "appspec"
     if keys == {"Parameters"} and isinstance(data["Parameters"], dict):
         return "cfn_parameters"
+    if keys & {"deployment", "load_balancer", "faults", "load"} and keys <= _SCENARIO_KEYS:
+        raise ScenarioError(
+            name, None, "already a bluegreen-sim scenario; run it with 'bluegreen-sim run'"
+        )
     if keys & {"deploymentGroupInfo", "deploymentGroupsInfo"} or (
         "deploymentGroupName" in keys and "revision" not in keys
     ):

@@ -66,6 +66,13 @@ class Mapper:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
 
+    def why(self, res: Resource | None, field: str, text: str) -> str:
+        """Why ``res.field`` was not used: its unresolved reason if it has one, else ``text``."""
+        v = res.fields.get(field) if res is not None else None
+        if v is not None and isinstance(v.value, Unresolved):
+            return f"{v.origin} is {v.value.reason}; {text.split(':', 1)[-1].strip()}"
+        return text
+
     def take(
         self,
         res: Resource | None,
@@ -247,26 +254,21 @@ def _codedeploy(m: Mapper, group: Resource | None, hook: Resource | None, appspe
         _bluegreen_hook(m, hook)
     else:
         _deployment_config(m, group)
-    if group is None:
-        why = "no deployment group in the files" + (
-            " (CloudFormation blue/green hook)" if hook else ""
-        )
-        if hook is None:
-            m.report.default(
-                "deployment.termination_wait", "60m", why + "; the ECS console's default (1 hour)"
-            )
-        m.report.default(
+    if group is None and hook is not None:
+        m.put("deployment.auto_rollback", ["DEPLOYMENT_FAILURE"])
+        m.report.map(
             "deployment.auto_rollback",
-            [],
-            why + "; AWS's default is no automatic rollback" if hook is None else why,
+            ["DEPLOYMENT_FAILURE"],
+            f"{hook.origin}: a failed blue/green stack update rolls the stack back",
         )
-        if hook is not None:
-            m.put("deployment.auto_rollback", ["DEPLOYMENT_FAILURE"])
-            m.report.map(
-                "deployment.auto_rollback",
-                ["DEPLOYMENT_FAILURE"],
-                f"{hook.origin}: a failed blue/green stack update rolls back",
-            )
+    elif group is None:
+        why = "no deployment group in the files"
+        m.report.default(
+            "deployment.termination_wait", "60m", why + "; the ECS console's default (1 hour)"
+        )
+        m.report.default(
+            "deployment.auto_rollback", [], why + "; AWS's default is no automatic rollback"
+        )
     else:
         _group_settings(m, group)
     hooks = {}
@@ -475,7 +477,11 @@ def _group_settings(m: Mapper, g: Resource) -> None:
             m.report.default(
                 "deployment.termination_wait",
                 "60m",
-                "no TerminationWaitTimeInMinutes: the ECS console's default (1 hour)",
+                m.why(
+                    g,
+                    "termination_wait_min",
+                    "no TerminationWaitTimeInMinutes: the ECS console's default (1 hour)",
+                ),
             )
         else:
             m.put("deployment.termination_wait", f"{wait}m")
@@ -541,7 +547,11 @@ def _ecs(m: Mapper, s: Resource) -> None:
     strategy = m.take(s, "strategy", "deployment.strategy", lambda v: as_str(v).upper())
     bake = m.take(s, "bake_time_min", None)
     if bake is None:
-        m.report.default("deployment.bake_time", "15m", "no BakeTimeInMinutes: AWS's default")
+        m.report.default(
+            "deployment.bake_time",
+            "15m",
+            m.why(s, "bake_time_min", "no BakeTimeInMinutes: AWS's default"),
+        )
     else:
         m.put("deployment.bake_time", f"{bake}m")
         m.report.map("deployment.bake_time", f"{bake}m", s.fields["bake_time_min"].origin)
@@ -588,7 +598,9 @@ def _ecs(m: Mapper, s: Resource) -> None:
 def _minutes(m: Mapper, res: Resource, field: str, path: str, default: str) -> None:
     value = m.take(res, field, None)
     if value is None:
-        m.report.default(path, default, f"no {field.replace('_', ' ')}: the scenario default")
+        m.report.default(
+            path, default, m.why(res, field, f"no {field.replace('_', ' ')}: the scenario default")
+        )
     else:
         m.put(path, f"{value}m")
         m.report.map(path, f"{value}m", res.fields[field].origin)
@@ -707,7 +719,7 @@ def _load_balancer(m: Mapper, blue, green, group, svc, hook) -> None:
         differ += [
             k[5:]
             for k in set(blue.fields) | set(green.fields)
-            if k.startswith("attr:") and blue.get(k) != green.get(k)
+            if k.startswith("attr:") and _attr(blue.get(k)) != _attr(green.get(k))
         ]
         if differ:
             m.report.looks_wrong(
@@ -739,6 +751,12 @@ def _load_balancer(m: Mapper, blue, green, group, svc, hook) -> None:
             )
 
 
+def _attr(value: Any) -> str:
+    """An attribute's value for comparison: unset reads as AWS's default (off)."""
+    text = str(value).lower()
+    return "false" if text in ("none", "false", "0") else text
+
+
 _CPU = {"256": 0.25, "512": 0.5, "1024": 1.0, "2048": 2.0, "4096": 4.0, "8192": 8.0, "16384": 16.0}
 
 
@@ -766,8 +784,12 @@ def _tasks(m: Mapper, svc: Resource | None) -> None:
         m.report.default(
             "service.tasks",
             10,
-            "no DesiredCount: the scenario default (AWS "
-            "starts 1 task, too few for the placeholder workload)",
+            m.why(
+                svc,
+                "desired_count",
+                "no DesiredCount: the scenario default (AWS "
+                "starts 1 task, too few for the placeholder workload)",
+            ),
         )
     m.put("load.rps", 10.0 * tasks)
     m.report.default(

@@ -30,6 +30,9 @@ class Ref:
 
     target: str
 
+    def __str__(self) -> str:
+        return self.target
+
 
 @dataclass
 class V:

@@ -13,6 +13,11 @@ from typing import Any
 from .model import Definitions, Ref, Resource
 
 
+def join(where: str, key: Any) -> str:
+    """``where`` extended by ``key``: ``file:`` + ``Key`` is ``file: Key``, else ``a.Key``."""
+    return f"{where} {key}" if where.endswith(":") else f"{where}.{key}"
+
+
 class N:
     """A mapping read without case; ``where`` is its path, ``raw`` the decoded original (whose
     nodes know their line)."""
@@ -31,7 +36,7 @@ class N:
         mark = getattr(node, "start_mark", None) or getattr(self.raw.get(key), "start_mark", None)
         mark = mark or getattr(self.raw, "start_mark", None)
         line = f" (line {mark.line + 1})" if mark is not None else ""
-        return f"{self.where}.{key}{line}"
+        return f"{join(self.where, key)}{line}"
 
     def get(self, name: str) -> Any:
         k = self.key(name)
@@ -48,8 +53,8 @@ class N:
     def child(self, name: str) -> N:
         k = self.key(name)
         if k is None:
-            return N({}, f"{self.where}.{name}")
-        return N(self.data[k], f"{self.where}.{k}", self.raw.get(k))
+            return N({}, join(self.where, name))
+        return N(self.data[k], join(self.where, k), self.raw.get(k))
 
     def children(self, name: str) -> list[N]:
         k = self.key(name)
@@ -59,7 +64,7 @@ class N:
             return []
         raws = raws if isinstance(raws, list) and len(raws) == len(items) else [None] * len(items)
         pairs = enumerate(zip(items, raws, strict=True))
-        return [N(v, f"{self.where}.{k}[{i}]", r) for i, (v, r) in pairs]
+        return [N(v, f"{join(self.where, k)}[{i}]", r) for i, (v, r) in pairs]
 
     def __bool__(self) -> bool:
         return bool(self.data)

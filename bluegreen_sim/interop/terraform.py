@@ -209,10 +209,7 @@ def read_modules(sources: list, variables: dict[str, Any], defs: Definitions) ->
             values[name] = variables[name]
         elif default is not _NODEFAULT:
             values[name] = plain.value(default)
-        else:
-            defs.note(
-                "defaulted", f"variable {name}", "no default and no value given (--var or .tfvars)"
-            )
+        # else: unresolved, said in the report only where a mapped value uses it
     for name in variables:
         if name not in declared:
             defs.note("wrong", f"variable {name}", "given a value but no such variable is declared")
