@@ -42,7 +42,9 @@ def read_appspec(source: str, data: dict, defs: Definitions, where: str | None =
         r.set("hooks", hooks, join(where, "Hooks"))
     resources = p.children("Resources")
     if not resources:
-        defs.note("wrong", where, "an AppSpec without Resources: CodeDeploy requires one")
+        raise ScenarioError(
+            where.rstrip(":"), "Resources", "an ECS AppSpec needs one TargetService resource"
+        )
     for item in resources[:1]:
         ((key, body),) = list(item.data.items())[:1] or [(None, {})]
         target = N(body, join(item.where, key))
