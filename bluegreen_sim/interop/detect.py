@@ -110,7 +110,10 @@ def recognise(name: str, text: str) -> Source:
 
 
 def _decode_yaml(name: str, text: str) -> Any:
-    from cfnlint.decode import decode_str
+    try:
+        from cfnlint.decode import decode_str
+    except ImportError:
+        raise ScenarioError(name, None, _missing_extra("cfn-lint")) from None
 
     data, matches = decode_str(text)
     if matches:
