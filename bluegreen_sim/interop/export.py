@@ -139,7 +139,7 @@ def cloudformation(s: Scenario) -> str:
         )
         if lb.test_listener:
             params["TestListenerRuleArn"] = {"Type": "String"}
-        if dep.hooks:
+        if any(h.kind != "pause" for h in dep.hooks.values()):
             params["HookLambdaArn"] = {"Type": "String"}
             params["HookRoleArn"] = {"Type": "String"}
         res["Service"] = {"Type": "AWS::ECS::Service", "Properties": _cfn_service(s, alarm_ids)}
@@ -316,11 +316,12 @@ def _ecs_deployment_configuration(
         dc["Alarms"] = {"AlarmNames": alarm_names, "Enable": True, "Rollback": dep.alarm_rollback}
     hooks = []
     for stage, hook in dep.hooks.items():
-        h: dict[str, Any] = {
-            "LifecycleStages": [stage],
-            "TargetType": "PAUSE" if hook.kind == "pause" else "AWS_LAMBDA",
-        }
-        if hook.kind != "pause":
+        # TargetType and TimeoutConfiguration only when needed: cfn-lint's schemas (1.51) do
+        # not know them yet, and AWS_LAMBDA is the default.
+        h: dict[str, Any] = {"LifecycleStages": [stage]}
+        if hook.kind == "pause":
+            h["TargetType"] = "PAUSE"
+        else:
             h["HookTargetArn"] = hook_arn
             h["RoleArn"] = role_arn
         if hook.timeout is not None:

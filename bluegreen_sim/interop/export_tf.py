@@ -64,7 +64,7 @@ def terraform(s: Scenario) -> str:
         ]
         if lb.test_listener:
             variables.append("test_listener_rule_arn")
-        if dep.hooks:
+        if any(h.kind != "pause" for h in dep.hooks.values()):
             variables += ["hook_lambda_arn", "hook_role_arn"]
     for v in variables:
         lines.append(f'variable "{v}" {{ type = string }}')
