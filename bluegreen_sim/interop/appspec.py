@@ -98,7 +98,7 @@ def read_api(source: str, kind: str, data: Any, defs: Definitions) -> None:
         if "Attributes" in data and "TargetGroupArn" in data:
             tg = defs.find("target_group", data["TargetGroupArn"])
             if tg is not None:
-                readers.target_group(tg, N(data, source, data), defs)
+                readers.target_group(tg, N(data, f"{source}:", data), defs)
 
 
 def _items(data: Any, source: str, wrappers: tuple[str, ...]) -> list[tuple[dict, str]]:
