@@ -17,7 +17,7 @@ from ..scenario import LB_ONLY_METRICS, METRICS, STATISTICS, TG_ONLY_METRICS
 from .model import Ref, Resource, Unresolved
 
 if TYPE_CHECKING:
-    from .mapping import Mapper
+    from .mapper import Mapper
 
 NAMESPACE = "AWS/ApplicationELB"
 COMPARISONS = (
