@@ -131,9 +131,173 @@ def test_usage_errors(capsys, tmp_path):
     )
 
 
+def test_a_missing_extra_is_named_in_one_line(capsys, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cfnlint", None)  # as if not installed
+    _refused(
+        capsys,
+        ["import", str(BAD / "no-deployment.yaml")],
+        "bluegreen-sim[interop]",
+        tmp_path / "none",
+    )
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    _refused(
+        capsys,
+        ["import", "--from-aws", "--cluster", "c", "--service", "s"],
+        "bluegreen-sim[aws]",
+        tmp_path / "none",
+    )
+
+
 def test_a_good_import_writes_the_file_and_exits_0(capsys, tmp_path):
     out = tmp_path / "s.yaml"
     good = BAD.parent / "cdk-synth.template.json"
     assert main(["import", str(good), "--out", str(out)]) == 0
     assert out.exists() and "Mapped" in capsys.readouterr().out
     assert main(["validate", str(out)]) == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Fuzz: whatever a template holds, the import gives a scenario or one ScenarioError
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from bluegreen_sim.interop.cfn import TYPES  # noqa: E402
+from bluegreen_sim.interop.detect import recognise  # noqa: E402
+from bluegreen_sim.interop.importer import import_sources, validate  # noqa: E402
+from bluegreen_sim.scenario import ScenarioError  # noqa: E402
+
+PROPS = [
+    "DeploymentConfigName",
+    "BlueGreenDeploymentConfiguration",
+    "DeploymentReadyOption",
+    "TerminateBlueInstancesOnDeploymentSuccess",
+    "TerminationWaitTimeInMinutes",
+    "Action",
+    "AutoRollbackConfiguration",
+    "Enabled",
+    "Events",
+    "AlarmConfiguration",
+    "Alarms",
+    "Name",
+    "LoadBalancerInfo",
+    "TargetGroupPairInfoList",
+    "TargetGroups",
+    "TestTrafficRoute",
+    "TrafficRoutingConfig",
+    "Type",
+    "TimeBasedCanary",
+    "CanaryPercentage",
+    "CanaryInterval",
+    "DeploymentController",
+    "DeploymentConfiguration",
+    "Strategy",
+    "BakeTimeInMinutes",
+    "LinearConfiguration",
+    "StepPercent",
+    "CanaryConfiguration",
+    "CanaryPercent",
+    "DeploymentCircuitBreaker",
+    "Enable",
+    "Rollback",
+    "LifecycleHooks",
+    "LifecycleStages",
+    "TimeoutConfiguration",
+    "TimeoutInMinutes",
+    "DesiredCount",
+    "LoadBalancers",
+    "TargetGroupArn",
+    "AdvancedConfiguration",
+    "Cpu",
+    "Memory",
+    "HealthCheckIntervalSeconds",
+    "HealthCheckTimeoutSeconds",
+    "HealthyThresholdCount",
+    "TargetGroupAttributes",
+    "Key",
+    "Value",
+    "Protocol",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "Period",
+    "Threshold",
+    "EvaluationPeriods",
+    "ComparisonOperator",
+    "Dimensions",
+    "Metrics",
+    "Expression",
+    "MetricStat",
+    "Metric",
+    "Stat",
+    "Id",
+    "ReturnData",
+    "ForwardConfig",
+    "DefaultActions",
+]
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5000)
+    | st.floats(allow_nan=False)
+    | st.sampled_from(
+        [
+            "CODE_DEPLOY",
+            "ECS",
+            "LINEAR",
+            "CANARY",
+            "BLUE_GREEN",
+            "TimeBasedCanary",
+            "AllAtOnce",
+            "AWS/ApplicationELB",
+            "HTTPCode_Target_5XX_Count",
+            "100*a/b",
+            "Sum",
+            "30",
+            "true",
+            "CodeDeployDefault.ECSAllAtOnce",
+            "TCP",
+            "A",
+            "B",
+        ]
+    )
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(PROPS), inner, max_size=4)
+        | st.builds(lambda t: {"Ref": t}, st.sampled_from(["A", "B", "P", "X"]))
+        | st.builds(lambda a: {"Fn::If": ["C", a, a]}, inner)
+        | st.builds(lambda a: {"Fn::GetAtt": ["A", "Arn"]}, inner)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(
+        st.sampled_from(["A", "B", "X"]), st.sampled_from(sorted(TYPES)), min_size=1, max_size=3
+    ),
+    st.lists(st.dictionaries(st.sampled_from(PROPS), values, max_size=5), min_size=3, max_size=3),
+)
+def test_any_template_gives_a_scenario_or_one_scenario_error(types, props):
+    tpl = {
+        "Parameters": {"P": {"Type": "String", "Default": "x"}},
+        "Conditions": {"C": {"Fn::Equals": [{"Ref": "P"}, "x"]}},
+        "Resources": {
+            lid: {"Type": t, "Properties": p}
+            for (lid, t), p in zip(types.items(), props, strict=False)
+        },
+    }
+    import json
+
+    try:
+        raw, report = import_sources([recognise("t.json", json.dumps(tpl))], lint=False)
+        validate(raw, report)
+    except ScenarioError as exc:
+        assert "\n" not in str(exc)

@@ -231,6 +231,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "max": lambda *a: max(_num(x) for x in a),
     "min": lambda *a: min(_num(x) for x in a),
     "merge": lambda *a: {k: v for d in a if isinstance(d, dict) for k, v in d.items()},
+    "length": lambda x: (
+        len(x) if isinstance(x, list | dict | str) else Unresolved("length() of a value not known")
+    ),
     "upper": lambda s: str(s).upper(),
     "lower": lambda s: str(s).lower(),
     "floor": lambda x: int(_num(x) // 1),
