@@ -295,3 +295,44 @@ def test_a_service_can_be_chosen_and_a_wrong_choice_is_named(tmp_path):
         imp("cfn-ecs-native.json", service="nope")
     s, _ = imp("cfn-ecs-native.json", service="Api")
     assert s.deployment.strategy == "LINEAR"
+
+
+def test_values_fargate_cannot_run_and_duplicate_alarm_names_look_wrong(tmp_path):
+    tpl = tmp_path / "t.yaml"
+    tpl.write_text(
+        "Resources:\n"
+        "  Td:\n    Type: AWS::ECS::TaskDefinition\n    Properties: {Cpu: '128', Memory: '256'}\n"
+        "  Svc:\n    Type: AWS::ECS::Service\n    Properties:\n"
+        "      DeploymentController: {Type: CODE_DEPLOY}\n      TaskDefinition: !Ref Td\n"
+        "  A1:\n    Type: AWS::CloudWatch::Alarm\n    Properties: &alarm\n"
+        "      AlarmName: same\n      Namespace: AWS/ApplicationELB\n"
+        "      MetricName: RequestCount\n      Statistic: Sum\n      Period: 60\n"
+        "      EvaluationPeriods: 1\n      Threshold: 1\n"
+        "      ComparisonOperator: GreaterThanThreshold\n"
+        "  A2:\n    Type: AWS::CloudWatch::Alarm\n    Properties: *alarm\n"
+    )
+    s, report = import_aws(tpl, lint=False)
+    assert (s.service.cpu, s.service.memory) == (0.5, 1.0)  # the scenario's defaults
+    assert [a.name for a in s.alarms] == ["same"]
+    wrong = lines(report.wrong)
+    assert "not a Fargate task size" in wrong and "outside Fargate's" in wrong
+    assert "a second alarm named 'same'" in wrong
+
+
+def test_the_blue_green_hook_test_route_turns_on_the_test_listener(tmp_path):
+    text = (
+        (FILES / "cfn-bluegreen-transform.yaml")
+        .read_text()
+        .replace(
+            "              TargetGroups: [ALBTargetGroupBlue, ALBTargetGroupGreen]",
+            "              TargetGroups: [ALBTargetGroupBlue, ALBTargetGroupGreen]\n"
+            "              TestTrafficRoute:\n"
+            "                Type: AWS::ElasticLoadBalancingV2::Listener\n"
+            "                LogicalID: ALBListenerProdTraffic\n",
+        )
+    )
+    tpl = tmp_path / "t.yaml"
+    tpl.write_text(text)
+    s, _ = import_aws(tpl, lint=False)
+    assert s.load_balancer.test_listener
+    assert not imp("cfn-bluegreen-transform.yaml")[0].load_balancer.test_listener

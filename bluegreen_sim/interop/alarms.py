@@ -59,7 +59,13 @@ def map_alarms(m: Mapper, attached: list[tuple[Any, str]], blue, green, controll
     specs = []
     for res in defs.of("alarm"):
         spec = _alarm(m, res, blue, green)
-        if spec is not None:
+        if spec is not None and spec["name"] in resolved.values():
+            m.report.looks_wrong(
+                res.origin,
+                f"a second alarm named {spec['name']!r}: AWS "
+                "names are unique per account and region; left out",
+            )
+        elif spec is not None:
             specs.append(spec)
             resolved[id(res)] = spec["name"]
     if specs:

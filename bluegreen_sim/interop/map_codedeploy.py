@@ -64,6 +64,9 @@ def codedeploy(m: Mapper, group: Resource | None, hook: Resource | None, appspec
 
 
 def _bluegreen_hook(m: Mapper, hook: Resource) -> None:
+    if hook.get("test_listeners"):
+        m.put("load_balancer.test_listener", True)
+        m.report.map("load_balancer.test_listener", True, hook.fields["test_listeners"].origin)
     kind = m.take(hook, "routing_type", None, as_str)
     if kind is None:
         kind = "TimeBasedCanary"
@@ -127,7 +130,7 @@ def _deployment_config(m: Mapper, group: Resource | None) -> None:
     config_res = None
     if v is not None and isinstance(v.value, Ref | str):
         config_res = defs.find("deployment_config", v.value)
-    if config_res is None and v is None and defs.of("deployment_config"):
+    if config_res is None and group is None and defs.of("deployment_config"):
         config_res = defs.of("deployment_config")[0]
     if config_res is not None:
         _custom_config(m, config_res)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..scenario import FARGATE_CPU
 from .mapper import Mapper, as_bool, as_number, as_str
 from .model import Resource, Unresolved
 
@@ -120,24 +121,23 @@ def _attr(value: Any) -> str:
     return "false" if text in ("none", "false", "0") else text
 
 
-_CPU = {"256": 0.25, "512": 0.5, "1024": 1.0, "2048": 2.0, "4096": 4.0, "8192": 8.0, "16384": 16.0}
-
-
 def _vcpu(value: Any) -> float:
-    text = str(value).strip().lower().replace("vcpu", "").strip()
-    if text in _CPU:
-        return _CPU[text]
-    f = float(text)
-    if str(value).lower().endswith("vcpu") or f <= 16:
-        return f
-    raise ValueError(f"cpu {value!r} is not a Fargate size (256 .. 16384 CPU units)")
+    """vCPU from CPU units (``"256"``, ``1024``) or ``"1 vCPU"``; a size Fargate has."""
+    text = str(value).strip().lower()
+    f = float(text.replace("vcpu", "").strip())
+    vcpu = f if "vcpu" in text else f / 1024
+    if vcpu not in FARGATE_CPU:
+        raise ValueError(f"cpu {value!r} is not a Fargate task size (256 .. 16384 CPU units)")
+    return vcpu
 
 
 def _gb(value: Any) -> float:
+    """GB from MiB (``"512"``) or ``"2 GB"``; within Fargate's 0.5 .. 120 GB."""
     text = str(value).strip().lower()
-    if text.endswith("gb"):
-        return float(text[:-2])
-    return round(float(text) / 1024, 3)
+    gb = float(text[:-2]) if text.endswith("gb") else round(float(text) / 1024, 3)
+    if not 0.5 <= gb <= 120:
+        raise ValueError(f"memory {value!r} is outside Fargate's 512 MiB .. 120 GB")
+    return gb
 
 
 def tasks(m: Mapper, svc: Resource | None) -> None:
