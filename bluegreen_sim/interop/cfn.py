@@ -10,6 +10,7 @@ without value, an unknown intrinsic) becomes an :class:`~.model.Unresolved` that
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -397,18 +398,25 @@ NEWER_THAN_LINT = (
 
 def _lint(source: str, tpl: dict[str, Any], text: str, defs: Definitions) -> None:
     """cfn-lint's schema checks, kept to the resources we map: a key AWS does not know, a
-    value out of range, a missing required property."""
+    value out of range, a missing required property. Only those resources (and the ones they
+    refer to) are linted: a ``cdk synth`` template holds hundreds of others."""
     try:
         import cfnlint.api as api
     except ImportError:
         return
-    mapped = {
-        lid
-        for lid, r in (tpl.get("Resources") or {}).items()
-        if isinstance(r, dict) and r.get("Type") in TYPES
+    resources = tpl.get("Resources") or {}
+    mapped = {lid for lid, r in resources.items() if isinstance(r, dict) and r.get("Type") in TYPES}
+    keep = mapped | {x for lid in mapped for x in _referenced(resources[lid]) if x in resources}
+    sub = {
+        k: tpl[k]
+        for k in ("AWSTemplateFormatVersion", "Transform", "Parameters", "Conditions", "Mappings")
+        if k in tpl
     }
+    sub["Resources"] = {lid: resources[lid] for lid in resources if lid in keep}
     try:
-        matches = api.lint(text, config=api.ManualArgs(regions=["us-east-1"]))
+        matches = api.lint(
+            json.dumps(sub, default=str), config=api.ManualArgs(regions=["us-east-1"])
+        )
     except Exception:  # a linter crash must not stop an import
         return
     for m in matches:
@@ -419,5 +427,44 @@ def _lint(source: str, tpl: dict[str, Any], text: str, defs: Definitions) -> Non
             continue
         if m.rule.id == "E3002" and any(f"'{k}'" in m.message for k in NEWER_THAN_LINT):
             continue
-        where = f"{source}: " + ".".join(str(p) for p in path) + f" (line {m.linenumber})"
+        line = _line_at(tpl, path)
+        where = f"{source}: " + ".".join(str(p) for p in path) + (f" (line {line})" if line else "")
         defs.note("wrong", where, f"{LINT_RULES[m.rule.id]}: {' '.join(m.message.split())}")
+
+
+def _referenced(node: Any) -> set[str]:
+    """Logical ids that ``node`` refers to (Ref, GetAtt, Sub)."""
+    out: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                out.add(value)
+            elif key == "Fn::GetAtt":
+                first = value.split(".")[0] if isinstance(value, str) else (value or [None])[0]
+                if isinstance(first, str):
+                    out.add(first)
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) and value else value
+                if isinstance(text, str):
+                    out |= {v.split(".")[0] for v in _SUB_VAR.findall(text)}
+            out |= _referenced(value)
+    elif isinstance(node, list):
+        for value in node:
+            out |= _referenced(value)
+    return out
+
+
+def _line_at(tpl: Any, path: list[Any]) -> int | None:
+    """The line of ``path`` in the decoded template (the deepest node that has one)."""
+    node, line = tpl, line_of(tpl)
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            key = next((k for k in node if k == part), None)
+            line = line_of(key) or line_of(node[part]) or line
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            line = line_of(node) or line
+        else:
+            break
+    return line
