@@ -221,7 +221,12 @@ def classify(name: str, data: Any) -> str:
         return "appspec"
     if "version" in keys and ("Resources" in keys or "Hooks" in keys):
         return "appspec"
-    if keys == {"Parameters"} and isinstance(data["Parameters"], dict):
+    # CodePipeline's template configuration file: Parameters, Tags, StackPolicy
+    if (
+        "Parameters" in keys
+        and keys <= {"Parameters", "Tags", "StackPolicy"}
+        and isinstance(data["Parameters"], dict)
+    ):
         return "cfn_parameters"
     if keys & {"deployment", "load_balancer", "faults", "load"} and keys <= _SCENARIO_KEYS:
         raise ScenarioError(
