@@ -336,3 +336,27 @@ def test_the_blue_green_hook_test_route_turns_on_the_test_listener(tmp_path):
     s, _ = import_aws(tpl, lint=False)
     assert s.load_balancer.test_listener
     assert not imp("cfn-bluegreen-transform.yaml")[0].load_balancer.test_listener
+
+
+def test_weighted_forward_stickiness_is_reported(tmp_path):
+    """Mapped to load_balancer.target_group_stickiness where the scenario has it; else
+    reported as ignored (no field yet)."""
+    from bluegreen_sim.scenario import LoadBalancerSpec
+
+    text = (
+        (FILES / "cfn-codedeploy.yaml")
+        .read_text()
+        .replace(
+            "                Weight: 0\n",
+            "                Weight: 0\n"
+            "            TargetGroupStickinessConfig: {Enabled: true, DurationSeconds: 600}\n",
+        )
+    )
+    tpl = tmp_path / "t.yaml"
+    tpl.write_text(text)
+    s, report = import_aws(tpl, lint=False)
+    if "target_group_stickiness" in LoadBalancerSpec.model_fields:
+        assert s.load_balancer.target_group_stickiness == 600
+        assert "load.clients" in lines(report.defaulted)
+    else:
+        assert "stickiness on the weighted forward" in lines(report.ignored)

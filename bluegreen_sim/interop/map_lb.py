@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..scenario import FARGATE_CPU
+from ..scenario import FARGATE_CPU, LoadBalancerSpec
 from .mapper import Mapper, as_bool, as_number, as_str
 from .model import Resource, Unresolved
 
@@ -109,10 +109,27 @@ def load_balancer(m: Mapper, blue, green, group, svc, hook) -> None:
                     "simulation starts with all traffic on blue",
                 )
         if lst.get("forward_stickiness") in (True, "true"):
-            m.report.ignore(
-                lst.fields["forward_stickiness"].origin,
-                "target-group stickiness on the weighted forward: no scenario field yet",
-            )
+            _forward_stickiness(m, lst)
+
+
+def _forward_stickiness(m: Mapper, lst: Resource) -> None:
+    """TargetGroupStickinessConfig: a client stays with the revision it first reached."""
+    origin = lst.fields["forward_stickiness"].origin
+    if "target_group_stickiness" not in LoadBalancerSpec.model_fields:
+        m.report.ignore(
+            origin, "target-group stickiness on the weighted forward: no scenario field yet"
+        )
+        return
+    seconds = m.take(lst, "forward_stickiness_duration", "load_balancer.target_group_stickiness")
+    if seconds is None:
+        return
+    # Stickiness is per client; how many clients send the load is workload, not in the files.
+    m.put("load.clients", 1000)
+    m.report.default(
+        "load.clients",
+        1000,
+        "stickiness is per client and the number of clients is not in the files: a placeholder",
+    )
 
 
 def _attr(value: Any) -> str:

@@ -253,6 +253,7 @@ def _forward(r: Resource, actions: list[N]) -> None:
             r.set("forward", tgs, a.where)
         sticky = fc.child("TargetGroupStickinessConfig")
         sticky.put(r, "forward_stickiness", "Enabled")
+        sticky.put(r, "forward_stickiness_duration", "DurationSeconds")
         return
 
 

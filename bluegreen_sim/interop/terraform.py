@@ -308,6 +308,15 @@ def _extras(kind: str, r: Resource, values: dict, where: str, defs: Definitions)
                 tgs = fwd.get("target_group") or []
                 tgs = tgs if isinstance(tgs, list) else [tgs]
                 r.set("forward", [(t.get("arn"), t.get("weight")) for t in tgs], where)
+                sticky, _ = _get(fwd, "stickiness")
+                sticky = sticky[0] if isinstance(sticky, list) and sticky else sticky
+                if isinstance(sticky, dict):
+                    r.set("forward_stickiness", sticky.get("enabled"), f"{where}.stickiness")
+                    r.set(
+                        "forward_stickiness_duration",
+                        sticky.get("duration"),
+                        f"{where}.stickiness.duration",
+                    )
             elif action.get("target_group_arn") is not None:
                 r.set("forward", [(action["target_group_arn"], None)], where)
     elif kind == "alarm":
