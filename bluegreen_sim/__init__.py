@@ -18,6 +18,7 @@ from .analysis.compare import compare
 from .analysis.sweep import sweep
 from .aws.cloudwatch import evaluate_alarm
 from .engine.simulation import simulate
+from .interop import import_aws
 from .results import Result
 from .scenario import Scenario, ScenarioError, load_scenario
 
@@ -29,6 +30,7 @@ __all__ = [
     "ScenarioError",
     "compare",
     "evaluate_alarm",
+    "import_aws",
     "load_scenario",
     "simulate",
     "sweep",

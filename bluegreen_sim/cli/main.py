@@ -162,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--out", type=Path, default=None, metavar="PATH", help="write the rows")
     swp.add_argument("--no-progress", action="store_true", help="no progress bar")
     swp.set_defaults(handler=cmd_sweep)
+    # import / export: the user's AWS definitions (bluegreen_sim/interop/; cfn-lint and hcl2
+    # are imported only when a command needs them)
+    from ..interop.cli import add_export_parser, add_import_parser
+
+    add_import_parser(sub, [common])
+    add_export_parser(sub, [common])
     return parser
 
 
