@@ -282,6 +282,11 @@ def _analytic_alarm(scenario: Scenario) -> CountAlarm:
     return CountAlarm.from_spec(spec)
 
 
+def _without_alarms(scenario: Scenario) -> Scenario:
+    dep = scenario.deployment.model_copy(update={"alarms": []})
+    return scenario.model_copy(update={"deployment": dep})
+
+
 def _schedule(pilot_timeline: pd.DataFrame) -> list[tuple[float, float]]:
     """(time, green weight %) change points of a pilot run's timeline."""
     t = pilot_timeline["time_s"].to_numpy(float)
@@ -511,9 +516,14 @@ def advise(
                 if method == "auto":
                     notes.append(f"{name}: simulated ({why})")
             if exact_cases:
-                jobs = [(healthy, seed + r) for r in range(pilots)]
-                pilot_runs = [(simulate(s, seed=sd)) for s, sd in jobs]
-                pilot_data = [(p.summary, _schedule(p.timeline)) for p in pilot_runs]
+                # The schedule comes from pilots that ignore the alarm (a false rollback would
+                # cut it short); the same seeds give the same Install times.
+                quiet = _without_alarms(healthy)
+                pilot_data = []
+                for r in range(pilots):
+                    p = simulate(quiet, seed=seed + r)
+                    pilot_data.append((p.summary, _schedule(p.timeline)))
+                pilot_runs = [simulate(healthy, seed=seed + r) for r in range(pilots)]
                 for row in _analytic_cells(healthy, alarm, pilot_data, exact_cases):
                     rows.append({"candidate": name, **row})
                 runs = [_summary_of(p) for p in pilot_runs]

@@ -112,9 +112,7 @@ def step_detection(
     )
 
 
-def step_power(
-    alarm: CountAlarm, *, baseline: float, delta: float, **step
-) -> tuple[float, float]:
+def step_power(alarm: CountAlarm, *, baseline: float, delta: float, **step) -> tuple[float, float]:
     """(P(detect the regression δ), P(false rollback)) of one step; ``step`` as for
     :func:`step_detection` without ``error_rate``."""
     bad = step_detection(alarm, error_rate=min(baseline + delta, 1.0), **step).probability
