@@ -7,9 +7,11 @@ The public API::
     result.summary, result.timeline, result.events, result.plot()
 
 ``compare`` runs variants over the same seeds; ``sweep`` runs grids × replications on
-serial, process or Dask backends; ``evaluate_alarm`` is CloudWatch's evaluation rule alone.
+serial, process or Dask backends; ``evaluate_alarm`` is CloudWatch's evaluation rule alone;
+``advise`` measures candidate strategies and alarms and recommends one.
 """
 
+from .analysis.advise import advise
 from .cloudwatch import evaluate_alarm
 from .compare import compare
 from .results import Result
@@ -23,6 +25,7 @@ __all__ = [
     "Result",
     "Scenario",
     "ScenarioError",
+    "advise",
     "compare",
     "evaluate_alarm",
     "load_scenario",

@@ -178,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--out", type=Path, default=None, metavar="PATH", help="write the rows")
     swp.add_argument("--no-progress", action="store_true", help="no progress bar")
     swp.set_defaults(handler=cmd_sweep)
+
+    # advise: its parser and handler live in bluegreen_sim/analysis/advise_cli.py
+    from .analysis.advise_cli import add_advise_parser
+
+    add_advise_parser(sub, parents=[common])
     return parser
 
 

@@ -102,7 +102,7 @@ class CountAlarm:
             raise ValueError(f"treat_missing_data must be one of {', '.join(TREAT_MISSING)}")
         if self.period < CADENCE or self.period % CADENCE:
             raise NotAnalytic(
-                f"alarm {self.name}: period {self.period:g}s; ALB metrics are 60-second "
+                f"{self.name}: period {self.period:g}s; ALB metrics are 60-second "
                 "metrics, so the period must be a multiple of 60s"
             )
         if not 1 <= self.m <= self.evaluation_periods:
