@@ -9,7 +9,7 @@ A *candidate* is a strategy and alarm setting, given as dotted overrides of the 
 * P(false rollback) of a healthy release (green as good as blue);
 * per regression: P(detect) (an alarm stops the deployment), the median time to detect (from
   the first green request), and the expected failed green requests until the end of the run;
-* the healthy deployment's duration and cost.
+* the duration and cost of a healthy deployment that goes through (not rolled back).
 
 Where the candidate's one deployment alarm is an error count with a closed form
 (:mod:`.detection`), the controller is CodeDeploy and the load constant, the healthy case and
@@ -217,7 +217,10 @@ def _regression_raw(healthy: dict[str, Any], spec: dict[str, Any], name: str) ->
 
 
 def _run_one(scenario: Scenario, seed: int) -> dict[str, Any]:
-    s = simulate(scenario, seed=seed).summary
+    return _run_summary(simulate(scenario, seed=seed).summary)
+
+
+def _run_summary(s: dict[str, Any]) -> dict[str, Any]:
     return {
         "detected": bool(s["outcome_reason"] and str(s["outcome_reason"]).startswith("alarm")),
         "ttd": s["time_to_detect_s"],
@@ -386,12 +389,7 @@ def _simulated_rows(case: str, runs: list[dict[str, Any]]) -> list[dict[str, Any
     rows = []
     if case == HEALTHY:
         rows.append(_row(case, "P(false rollback)", k / n, lo, hi, "simulated", n))
-        for key, measure in (("duration", "deployment duration (s)"), ("cost", "cost (USD)")):
-            values = [r[key] for r in runs if r[key] is not None]
-            if values:
-                m, mean, low, high = mean_interval(values)
-                rows.append(_row(case, measure, mean, low, high, "simulated", m))
-        return rows
+        return rows + _speed_rows([r for r in runs if not r["detected"]])
     rows.append(_row(case, "P(detect)", k / n, lo, hi, "simulated", n))
     ttd = np.sort([r["ttd"] for r in runs if r["detected"] and r["ttd"] is not None])
     if len(ttd):
@@ -406,6 +404,17 @@ def _simulated_rows(case: str, runs: list[dict[str, Any]]) -> list[dict[str, Any
         )
     m, mean, low, high = mean_interval([r["failed"] for r in runs])
     rows.append(_row(case, "failed requests", mean, low, high, "simulated", m))
+    return rows
+
+
+def _speed_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Duration and cost of healthy deployments that went through (not rolled back)."""
+    rows = []
+    for key, measure in (("duration", "deployment duration (s)"), ("cost", "cost (USD)")):
+        values = [r[key] for r in runs if r[key] is not None]
+        if values:
+            m, mean, low, high = mean_interval(values)
+            rows.append(_row(HEALTHY, measure, mean, low, high, "simulated", m))
     return rows
 
 
@@ -516,30 +525,16 @@ def advise(
                 if method == "auto":
                     notes.append(f"{name}: simulated ({why})")
             if exact_cases:
-                # The schedule comes from pilots that ignore the alarm (a false rollback would
-                # cut it short); the same seeds give the same Install times.
+                # Pilots that do not watch the alarm: a false rollback would cut their schedule
+                # short. Install times have their own random streams, so the candidate with its
+                # alarm watched follows the same schedule until it stops.
                 quiet = _without_alarms(healthy)
-                pilot_data = []
-                for r in range(pilots):
-                    p = simulate(quiet, seed=seed + r)
-                    pilot_data.append((p.summary, _schedule(p.timeline)))
-                pilot_runs = [simulate(healthy, seed=seed + r) for r in range(pilots)]
+                pilot_runs = [simulate(quiet, seed=seed + r) for r in range(pilots)]
+                pilot_data = [(p.summary, _schedule(p.timeline)) for p in pilot_runs]
                 for row in _analytic_cells(healthy, alarm, pilot_data, exact_cases):
                     rows.append({"candidate": name, **row})
-                runs = [_summary_of(p) for p in pilot_runs]
-                for key, measure in (
-                    ("duration", "deployment duration (s)"),
-                    ("cost", "cost (USD)"),
-                ):
-                    values = [r[key] for r in runs if r[key] is not None]
-                    if values:
-                        m, mean, low, high = mean_interval(values)
-                        rows.append(
-                            {
-                                "candidate": name,
-                                **_row(HEALTHY, measure, mean, low, high, "simulated", m),
-                            }
-                        )
+                for row in _speed_rows([_run_summary(p.summary) for p in pilot_runs]):
+                    rows.append({"candidate": name, **row})
             sim_cells += [
                 (name, case) for case in (HEALTHY, *regressions) if case not in exact_cases
             ]
@@ -576,11 +571,6 @@ def advise(
         rows, columns=["candidate", "case", "measure", "value", "low", "high", "method", "n"]
     )
     return Advice(results, candidates, base, regressions, notes)
-
-
-def _summary_of(result) -> dict[str, Any]:
-    s = result.summary
-    return {"duration": s["deployment_duration_s"], "cost": s["cost_usd"]}
 
 
 def _adaptive(runner, built, cells, seed, batch, min_reps, max_reps, tol, targets):

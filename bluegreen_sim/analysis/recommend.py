@@ -95,6 +95,7 @@ def recommend(
     max_false_rollback: float = 0.01,
     min_detect: float = 0.95,
     regression: str = "errors +1%",
+    max_failed: float | None = None,
 ) -> Recommendation:
     """Pick the fastest candidate that meets the constraints.
 
@@ -104,6 +105,8 @@ def recommend(
             interval).
         min_detect: the smallest acceptable P(detect) of ``regression`` (lower bound).
         regression: the regression the detection constraint and the risk refer to.
+        max_failed: optionally, the most failed requests (upper bound) a release with
+            ``regression`` may cause.
 
     Raises:
         ValueError: ``regression`` is not one the advice measured.
@@ -129,20 +132,24 @@ def recommend(
     table["feasible"] = (table[col["p_false"] + "_high"] <= max_false_rollback) & (
         table[col["p_detect"] + "_low"] >= min_detect
     )
+    if max_failed is not None:
+        table["feasible"] &= table[col["failed"] + "_high"] <= max_failed
     table["efficient"] = pareto_efficient(objectives)
     constraints = {
         "max_false_rollback": max_false_rollback,
         "min_detect": min_detect,
         "regression": regression,
+        "max_failed": max_failed,
     }
+    limits = f"P(false rollback) <= {max_false_rollback:g} and P(detect {regression}) >= " + (
+        f"{min_detect:g}" + (f" and at most {max_failed:g} failed requests" if max_failed else "")
+    )
     feasible = table[table["feasible"]]
     table["recommended"] = False
     if feasible.empty:
         best = table[col["p_detect"]].idxmax() if table[col["p_detect"]].notna().any() else None
-        reason = (
-            f"no candidate shows P(false rollback) <= {max_false_rollback:g} and "
-            f"P(detect {regression}) >= {min_detect:g}"
-            + (f"; the best detector is {best!r}" if best is not None else "")
+        reason = f"no candidate shows {limits}" + (
+            f"; the best detector is {best!r}" if best is not None else ""
         )
         return Recommendation(None, table, constraints, reason)
     key = feasible.assign(
@@ -156,8 +163,7 @@ def recommend(
     table.loc[name, "recommended"] = True
     row = table.loc[name]
     reason = (
-        f"{name!r}: the fastest of {len(feasible)} candidate(s) with P(false rollback) <= "
-        f"{max_false_rollback:g} and P(detect {regression}) >= {min_detect:g} "
+        f"{name!r}: the fastest of {len(feasible)} candidate(s) with {limits} "
         f"(duration {row[col['duration']]:.0f} s, P(false rollback) {row[col['p_false']]:.3g}, "
         f"P(detect) {row[col['p_detect']]:.3g})"
     )
