@@ -507,6 +507,7 @@ def advise(
     notes: list[str] = []
     rows: list[dict[str, Any]] = []
     sim_cells: list[tuple[str, str]] = []
+    pilot_cache: dict[tuple[str, int], list] = {}
     runner = _Runner(backend, workers, address)
     try:
         for name in candidates:
@@ -528,8 +529,13 @@ def advise(
                 # Pilots that do not watch the alarm: a false rollback would cut their schedule
                 # short. Install times have their own random streams, so the candidate with its
                 # alarm watched follows the same schedule until it stops.
+                # Candidates that differ only in their alarms share pilots (every alarm of a
+                # period >= 60 s wakes on the same minutes, whatever its threshold).
                 quiet = _without_alarms(healthy)
-                pilot_runs = [simulate(quiet, seed=seed + r) for r in range(pilots)]
+                key = (quiet.model_dump_json(exclude={"alarms"}), len(quiet.alarms))
+                if key not in pilot_cache:
+                    pilot_cache[key] = [simulate(quiet, seed=seed + r) for r in range(pilots)]
+                pilot_runs = pilot_cache[key]
                 pilot_data = [(p.summary, _schedule(p.timeline)) for p in pilot_runs]
                 for row in _analytic_cells(healthy, alarm, pilot_data, exact_cases):
                     rows.append({"candidate": name, **row})
