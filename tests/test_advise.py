@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bluegreen_sim import advise, load_scenario
-from bluegreen_sim.analysis.advise import Advice, load_candidates
+from bluegreen_sim.analysis.advise import Advice, default_candidates, load_candidates
 from bluegreen_sim.analysis.recommend import (
     export_recommendation,
     pareto_efficient,
@@ -181,6 +181,18 @@ def test_export_writes_a_loadable_scenario(advice, tmp_path):
     assert loaded == rec.scenario.model_copy(update={"base_dir": loaded.base_dir})
     with pytest.raises(ValueError, match="export command"):
         export_recommendation(rec, tmp_path / "x.json", to="cloudformation")
+
+
+def test_default_grid_varies_strategy_and_threshold(scenario):
+    grid = default_candidates(scenario)
+    assert grid["own"] == {}
+    assert grid["all at once"] == {"deployment.config": "CodeDeployDefault.ECSAllAtOnce"}
+    assert grid["own, threshold 3"] == {"alarms.0.threshold": 3.0}
+    assert grid["canary 10% 5m, threshold 12"] == {
+        "deployment.config": "CodeDeployDefault.ECSCanary10Percent5Minutes",
+        "alarms.0.threshold": 12.0,
+    }
+    assert len(grid) == 5 * 3
 
 
 def test_candidates_file_errors_name_the_file(tmp_path):

@@ -95,7 +95,7 @@ class Advice:
         for suffix, col in (("", "value"), ("_low", "low"), ("_high", "high")):
             wide = r.pivot_table(index="candidate", columns="column", values=col, aggfunc="first")
             out = out.join(wide.add_suffix(suffix))
-        order = [c for c in _column_order(r) for c in (c, c + "_low", c + "_high")]
+        order = [name + s for name in _column_order(r) for s in ("", "_low", "_high")]
         out = out[[c for c in order if c in out.columns]]
         out.index.name = "candidate"
         return out
