@@ -59,7 +59,14 @@ def add_advise_parser(subparsers, parents=()) -> argparse.ArgumentParser:
     g.add_argument("--workers", type=int, default=None, metavar="N")
     g.add_argument("--address", default=None, metavar="ADDR", help="Dask scheduler address")
     g.add_argument("--method", choices=("auto", "simulate"), default="auto")
-    g.add_argument("--max-reps", type=int, default=100, metavar="N")
+    g.add_argument(
+        "--max-reps",
+        type=int,
+        default=40,
+        metavar="N",
+        help="most replications of a simulated measure (default 40; the notes say which "
+        "intervals are still too wide to rank)",
+    )
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", type=Path, default=None, metavar="DIR")
     g.add_argument("--max-false-rollback", type=float, default=0.01, metavar="P")
