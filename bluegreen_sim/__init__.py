@@ -14,6 +14,7 @@ plane as AWS names it), ``engine`` (the world and the data plane), ``results`` (
 ``analysis`` (many runs), ``interop`` (the user's AWS files) and ``cli``.
 """
 
+from .analysis.advise import advise
 from .analysis.compare import compare
 from .analysis.sweep import sweep
 from .aws.cloudwatch import evaluate_alarm
@@ -28,6 +29,7 @@ __all__ = [
     "Result",
     "Scenario",
     "ScenarioError",
+    "advise",
     "compare",
     "evaluate_alarm",
     "import_aws",

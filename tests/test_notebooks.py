@@ -30,6 +30,7 @@ EXPECTED = {
     "01-compare-strategies.ipynb",
     "02-lesson-walkthrough.ipynb",
     "03-failure-rate-sweep.ipynb",
+    "04-which-canary-and-alarm.ipynb",
 }
 
 

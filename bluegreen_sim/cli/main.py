@@ -168,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_import_parser(sub, [common])
     add_export_parser(sub, [common])
+    # advise: detection analysis and a recommended setup
+    from .advise import add_advise_parser
+
+    add_advise_parser(sub, parents=[common])
     return parser
 
 
