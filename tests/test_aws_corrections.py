@@ -354,3 +354,25 @@ def test_a_grace_period_longer_than_start_up_plus_checks_ends_the_loop():
     healthy = events(result, "target healthy")
     green = healthy[healthy["detail"].str.startswith("green")]
     assert green["time_s"].min() >= 30 + 20 + 90 + 20
+
+
+def test_requests_reaching_a_starting_application_are_refused_with_502():
+    # Every blue task crashes at 30 s; the replacements (10 s start-up) run at 40 s but their
+    # application answers only at 60 s. Until one is healthy the group fails open to them, and
+    # what reaches them before 60 s is refused (502); from 60 s on they serve.
+    sc = {
+        "duration": "100s",
+        "service": {
+            "startup": {"distribution": "constant", "value": "10s"},
+            "app_start": "20s",
+            "health_check_grace_period": "60s",  # no restart loop: the replacements are kept
+        },
+        "deployment": {"controller": "none"},
+        "faults": [{"kind": "crash", "revision": "blue", "at": "30s"}],
+    }
+    result = run(sc, requests=True)
+    req = result.requests
+    starting = req[(req["arrival_s"] >= 41) & (req["arrival_s"] < 59)]
+    assert len(starting) > 500 and (starting["status"] == 502).all()
+    served = req[req["arrival_s"] >= 61]
+    assert len(served) > 1000 and (served["status"] == 200).all()
