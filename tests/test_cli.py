@@ -139,11 +139,11 @@ def test_run_tells_the_story_then_the_summary(tiny: Path, capsys) -> None:
         "00:20  steps   green task set created: 4 task(s)",
         "00:20  ecs     green: 4 tasks provisioning (start-up 10s)",
         "00:30  ecs     green: 4/4 tasks running",
-        "00:30  alb     green: 4/4 targets healthy",
-        "00:31  alb     production traffic shifted: green 50% / blue 50% (step 1)",
-        "01:01  alb     production traffic shifted: green 100% / blue 0% (step 2)",
-        "01:01  steps   deployment SUCCEEDED",
-        "01:01  alb     blue: 4 targets draining (deregistration delay 5s)",
+        "00:35  alb     green: 4/4 targets healthy",
+        "00:36  alb     production traffic shifted: green 50% / blue 50% (step 1)",
+        "01:06  alb     production traffic shifted: green 100% / blue 0% (step 2)",
+        "01:06  steps   deployment SUCCEEDED",
+        "01:06  alb     blue: 4 targets draining (deregistration delay 5s)",
         "blue: 4 tasks stopped (replaced by green); the blue task set is terminated",
         "03:00",
     ]
@@ -159,7 +159,7 @@ def test_run_tells_the_story_then_the_summary(tiny: Path, capsys) -> None:
     assert times == sorted(times)
     rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in table.splitlines()[1:])
     assert rows["outcome"] == "SUCCEEDED"
-    assert rows["deployment"] == "00:20 → 01:01 (41s)"
+    assert rows["deployment"] == "00:20 → 01:06 (46s)"
     assert rows["alarms fired"] == "none"
     assert rows["time to detect"] == "-"
     assert rows["peak tasks"] == "8"

@@ -18,7 +18,7 @@ from bluegreen_sim.aws.fargate import circuit_breaker_threshold
 from bluegreen_sim.scenario import CanaryConfig, LinearConfig, scenario_from_dict
 
 START = 60.0  # deployment.start in the base scenario
-GREEN_READY = 81.0  # 20 s start-up, then the first health check passes (initial_checks 1)
+GREEN_READY = 86.0  # 20 s start-up, then two health checks 5 s apart pass (healthy threshold 2)
 
 BASE = {
     "name": "ecs-test",
@@ -453,7 +453,12 @@ def test_crash_loop_after_production_traffic_trips_the_circuit_breaker_in_bake_t
     assert summary["outcome_reason"].startswith("circuit breaker: 3 failed task(s)")
     assert stages(result)[-1] == "BAKE_TIME"
     shifted = weight_changes(result)[0][0]
-    assert summary["rollback_start_s"] == shifted + 5
+    # The three green tasks had passed their health checks: their exits at +5 s do not count
+    # (documented counting). Their replacements run at +25 s and exit at +30 s, before their
+    # second health check: those three count and trip the breaker.
+    ignored = [d for _, e, d in ecs_events(result) if e == "circuit breaker ignores"]
+    assert len(ignored) == 3
+    assert summary["rollback_start_s"] == shifted + 5 + 20 + 5
     assert result.timeline.green_weight.iloc[-1] == 0
 
 
@@ -487,6 +492,8 @@ def test_healthy_task_resets_the_failure_count(reset):
                 "circuit_breaker": {
                     "reset_on_healthy_task": reset,
                     "threshold": {"type": "COUNT", "value": 4},
+                    # these tasks crash after they were healthy: only every_stop counts them
+                    "counting": "every_stop",
                 },
             },
         }

@@ -113,30 +113,52 @@ def test_crash_loop_keeps_tasks_from_staying_up():
     assert res.summary["requests_503"] > 0
 
 
-def test_health_check_fault_makes_targets_unhealthy_and_ecs_replaces_them():
-    res = run(
-        [
-            {
-                "kind": "health_check",
-                "revision": "blue",
-                "probability": 1.0,
-                "at": 60,
-                "duration": 30,
-            }
-        ],
-        duration=200,
-    )
+HEALTH_FAULT = [
+    {"kind": "health_check", "revision": "blue", "probability": 1.0, "at": 60, "duration": 30}
+]
+
+
+def test_health_check_fault_makes_targets_unhealthy_and_ecs_replaces_them_first():
+    res = run(HEALTH_FAULT, duration=200)
     ev = res.events
     unhealthy = ev[ev["event"] == "target unhealthy"]
     assert len(unhealthy) >= 4
     # two consecutive failed checks at 5 s intervals: unhealthy within ~10 s of the fault
     assert unhealthy["time_s"].min() <= 60 + 2 * 5 + 2
-    assert "unhealthy: failed ELB health checks" in " ".join(ev["detail"])
-    # ECS replaces every unhealthy task, so while the replacements start nothing serves:
-    # 503s, then the fault is over and the new tasks serve again.
+    # ECS starts replacements first and keeps the unhealthy tasks meanwhile; every target is
+    # unhealthy, so the ALB fails open and the (healthy) application goes on serving.
+    assert (ev["event"] == "task marked for replacement").sum() >= 4
+    req = res.requests
+    assert res.summary["requests_503"] == 0
+    assert (in_window(req, 60, 200)["status"] == 200).all()
+    # The fault ends: a kept target passes the healthy threshold again (unhealthy → healthy)
+    # and the marked tasks are stopped only once replacements are healthy.
+    back = ev[(ev["event"] == "target healthy") & ev["detail"].str.contains("consecutive")]
+    assert len(back) >= 1 and back["time_s"].min() >= 90
+    stopped = ev[ev["detail"].str.contains("unhealthy: failed ELB health checks", na=False)]
+    assert len(stopped) >= 4
+    # minimumHealthyPercent 100: at least the 4 desired tasks stay RUNNING throughout.
+    assert res.timeline["running_blue"].min() >= 4
+
+
+def test_health_check_fault_with_no_room_stops_first_and_the_group_goes_dark():
+    # maximumPercent 100 leaves no room to start a replacement first; minimumHealthyPercent 0
+    # lets ECS stop every unhealthy task: nothing serves until the replacements are healthy.
+    res = run(
+        HEALTH_FAULT,
+        duration=200,
+        service={
+            "tasks": 4,
+            "latency": {"distribution": "exponential", "mean": 0.01},
+            "startup": {"distribution": "constant", "value": 10},
+            "minimum_healthy_percent": 0,
+            "maximum_percent": 100,
+        },
+    )
     req = res.requests
     outage = req[req["status"] == 503]
     assert len(outage) > 0 and outage["arrival_s"].min() > 60
+    assert res.timeline["running_blue"].min() == 0
     assert (in_window(req, 130, 200)["status"] == 200).all()
 
 

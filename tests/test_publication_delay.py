@@ -2,7 +2,7 @@
 
 AWS does not publish how long ALB metrics take to reach CloudWatch (docs/semantics.md §4), so a
 run with alarms and ``cloudwatch.publish_delay: 0`` (the default) detects as early as possible:
-its narration says so in one line. Lesson 19 (60 s) and a run without alarms do not need it.
+its narration says so in one line. Lesson 21 (60 s) and a run without alarms do not need it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
     ("name", "overrides", "noted"),
     [
         ("06-blast-radius-all-at-once.yaml", [], True),
-        ("19-publication-delay.yaml", [], False),
-        ("19-publication-delay.yaml", ["cloudwatch.publish_delay=0"], True),
+        ("21-publication-delay.yaml", [], False),
+        ("21-publication-delay.yaml", ["cloudwatch.publish_delay=0"], True),
         ("13-cold-start-slow-start.yaml", ["duration=4m"], False),  # no alarms
     ],
 )

@@ -34,15 +34,15 @@ def test_codedeploy_canary_rollback_seed_7():
         {
             "outcome": "ROLLED_BACK",
             "requests_total": 271223,
-            "requests_failed": 388,
-            "requests_failed_green": 128,
+            "requests_failed": 364,
+            "requests_failed_green": 104,
             "requests_502": 0,
-            "time_to_detect_s": 94.96107676127613,
+            "time_to_detect_s": 74.94166001965803,
             "rollback_start_s": 300.0,
             "latency_p99_ms": 244.54291021157533,
             "worst_minute_p99_ms": 272.8287843244732,
             "peak_tasks": 20,
-            "vcpu_hours": 2.7500029771764787,
+            "vcpu_hours": 2.774027777777778,
         },
     )
 
@@ -80,14 +80,19 @@ def test_ecs_linear_least_outstanding_with_a_crash_seed_3():
     check(
         s,
         {
-            "outcome": "ROLLED_BACK",
+            # The crash hits 3 of 4 green tasks after they were healthy: the circuit breaker
+            # does not count them (documented counting), the linear shift goes on, and the one
+            # task left takes green's share until the replacements pass 5 checks 30 s apart.
+            "outcome": "IN_PROGRESS",
             "requests_total": 179805,
-            "requests_failed": 4,
-            "requests_502": 4,
-            "rollback_start_s": 162.0,
-            "latency_p99_ms": 371.40930083356994,
-            "worst_minute_p99_ms": 439.8616808303207,
-            "peak_tasks": 8,
-            "vcpu_hours": 0.4066826194321915,
+            "requests_failed": 27773,
+            "requests_502": 5,
+            "requests_504": 27768,
+            "rollback_start_s": None,
+            "full_traffic_s": 417.0,
+            "latency_p99_ms": 1996.0202566109103,
+            "worst_minute_p99_ms": 1996.0202566109103,
+            "peak_tasks": 10,
+            "vcpu_hours": 0.6830099981635739,
         },
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from bluegreen_sim.engine.simulation import simulate
@@ -202,8 +203,11 @@ def test_cost_is_the_task_time_of_both_revisions_at_fargate_prices():
     stopped = ev[ev["event"] == "task stopped"]["time_s"]
     created = ev[ev["event"] == "task provisioning"]["time_s"]
     duration = 900
-    # 4 blue tasks from 0 to their stop; 4 green tasks from creation to the end
-    task_seconds = stopped.sum() + (duration - created).sum()
+    # Fargate bills from the image pull, rounded up to the second, one minute at least. 4 blue
+    # tasks from 0 to their stop; 4 green tasks from their pull (after the 20 % of the 20 s
+    # start-up spent provisioning) to the end of the run.
+    assert len(stopped) == 4 and (stopped > 60).all()
+    task_seconds = np.ceil(stopped - 1e-9).sum() + (duration - (created + 0.2 * 20)).sum()
     assert s["vcpu_hours"] == pytest.approx(task_seconds * 1 / 3600)
     assert s["gb_hours"] == pytest.approx(task_seconds * 2 / 3600)
     assert s["cost_usd"] == pytest.approx(s["vcpu_hours"] * 0.04048 + s["gb_hours"] * 0.004445)

@@ -507,9 +507,10 @@ def test_alarm_detection_rate_matches_poisson():
         deployment={
             "controller": "steps",
             "start": "30s",
-            # green is ready at 41 s; weight 0 until the minute boundary at 120 s
+            # green is ready at 51 s (10 s start-up, then two checks 10 s apart: the healthy
+            # threshold); weight 0 until the minute boundary at 120 s
             "steps": [
-                {"weight": 0, "pause": 79},
+                {"weight": 0, "pause": 69},
                 {"weight": W_PERCENT, "pause": "1h"},
                 {"weight": 100},
             ],
@@ -530,7 +531,8 @@ def test_alarm_detection_rate_matches_poisson():
     assert (df["production_traffic_s"] == 120.0).all()
     fired = df["alarms_fired"] == "green-5xx"
     rolled = df["outcome"] == "ROLLED_BACK"
-    assert (fired == rolled).all() and (df.loc[rolled, "rollback_start_s"] == 221.0).all()
+    # alarms are polled every 60 s from the first step (51 s): the poll after 180 s is at 231 s
+    assert (fired == rolled).all() and (df.loc[rolled, "rollback_start_s"] == 231.0).all()
 
     lam = R_RPS * W_PERCENT / 100 * P_ERR * 60
     expected = 1 - poisson_cdf(THRESHOLD, lam)

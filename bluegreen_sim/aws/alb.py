@@ -6,7 +6,9 @@ targets in service receive requests: healthy ones; or, if every registered targe
 all of them (the ALB fails open). A group with weight but no registered target answers 503.
 
 Health checks are probes served by the task like a request, so an overloaded task fails them by
-timeout. A new target is ``initial`` until it passes ``initial_checks`` checks.
+timeout. A new target is ``initial`` until it passes the healthy threshold's number of checks
+(``initial_checks``, if set). A deregistering target drains for the full delay while clients
+hold keep-alive connections, and ends early once idle if they close them.
 """
 
 from __future__ import annotations
@@ -106,13 +108,17 @@ class TargetGroup:
         # the next window, so in-flight work is known once that window has been served.
         yield world.env.timeout(world.dataplane.time_to_next_window())
         deadline = started + self.spec.deregistration_delay
-        busy_until = world.dataplane.busy_until(task)
-        done = max(world.env.now, min(deadline, busy_until))
+        if self.spec.client_connections == "close":
+            # No in-flight requests and no active connections: deregistration completes early.
+            done = max(world.env.now, min(deadline, world.dataplane.busy_until(task)))
+        else:
+            # Keep-alive clients hold connections open: the full delay runs.
+            done = max(world.env.now, deadline)
         yield world.env.timeout(done - world.env.now)
         task.health = None
         world.log("alb", "target deregistered", task.name)
         if then_stop:
-            task.task_set._stopped(task, task.stop_reason or "deregistered")
+            yield world.env.process(task.task_set.drained(task))
 
     # -- routing ---------------------------------------------------------------------------
     def in_service(self) -> tuple[list[Task], np.ndarray | None]:
@@ -190,7 +196,7 @@ class HealthChecker:
     def _update(self, passes: int, fails: int, probe) -> None:
         world, task, hc = self.world, self.task, self.hc
         state = task.health
-        if state == "initial" and passes >= hc.initial_checks:
+        if state == "initial" and passes >= hc.initial_checks_required:
             self._become("healthy", f"passed {passes} initial check(s)")
         elif state == "unhealthy" and passes >= hc.healthy_threshold:
             self._become("healthy", f"{passes} consecutive checks passed")
@@ -223,6 +229,8 @@ class HealthChecker:
                 for callback in list(task.task_set.on_task_healthy):
                     callback(task)
         world.log("alb", f"target {state}", f"{task.name}: {why}")
+        if state == "healthy":
+            task.task_set.reconcile()  # a replacement is healthy: its unhealthy task may go
 
 
 class ApplicationLoadBalancer:

@@ -1,9 +1,12 @@
 """ECS Fargate tasks and task sets: lifecycle, start-up, and ECS replacing failed tasks.
 
-A task walks PROVISIONING → PENDING → RUNNING (then it is registered with its target group,
-health ``initial``) → … → DRAINING → STOPPED. ECS keeps a task set at its desired count: a task
-that crashes, or that its target group marks unhealthy, is stopped and a new one starts, paying
-the start-up time again. Tasks carry the state the data plane reads (queue, faults in force).
+A task walks PROVISIONING → PENDING (image pull: billing starts) → RUNNING (then it is
+registered with its target group, health ``initial``) → … → DRAINING → (SIGTERM, SIGKILL after
+``stop_timeout``) → STOPPED. ECS keeps a task set at its desired count: a task that crashes is
+stopped and a new one starts, paying the start-up time again; a task its target group marks
+unhealthy is replaced first and stopped as its replacement becomes healthy, within the service's
+``minimum_healthy_percent`` and ``maximum_percent``. Tasks carry the state the data plane reads
+(queue, faults in force).
 """
 
 from __future__ import annotations
@@ -77,7 +80,11 @@ class Task:
         self.concurrency = task_set.spec.concurrency
         self._state = PROVISIONING
         self.created_at = world.env.now
+        self.pulled_at: float | None = None  # image pull started: Fargate bills from here
         self.running_at: float | None = None
+        self.answers_from = 0.0  # the application answers from here (RUNNING + app_start)
+        self.replacing = False  # ECS decided to replace it (unhealthy): stopped once it may be
+        self.in_grace = False  # unhealthy within the grace period: ECS looks again at its end
         self.stopped_at: float | None = None
         self.stop_reason = ""
         self._health: str | None = None  # None until registered: initial/healthy/unhealthy/draining
@@ -125,6 +132,12 @@ class TaskSet:
         self.startup = Sampler(spec.startup, world.scenario)
         self.on_task_failed: list = []  # callbacks(task) for controllers (circuit breaker)
         self.on_task_healthy: list = []
+        self.replacement = world.unhealthy_replacement()  # replace_first | stop_first
+        service = world.scenario.service
+        # minimumHealthyPercent rounds up, maximumPercent down (BC DeploymentConfiguration).
+        self.min_healthy = math.ceil(desired * service.minimum_healthy_percent / 100 - 1e-9)
+        self.max_tasks = max(desired, math.floor(desired * service.maximum_percent / 100 + 1e-9))
+        self._reconciling = False
 
     # -- queries ---------------------------------------------------------------------------
     def running(self) -> list[Task]:
@@ -149,7 +162,7 @@ class TaskSet:
         self.tasks.append(task)
         if ready:
             task.state = RUNNING
-            task.running_at = task.created_at
+            task.pulled_at = task.running_at = task.created_at
             self.world.alb.target_group(self.revision).register(task, healthy=True)
         else:
             self.world.env.process(self._start(task))
@@ -163,11 +176,15 @@ class TaskSet:
         if task.state == STOPPED:
             return
         task.state = PENDING
+        task.pulled_at = world.env.now
         yield world.env.timeout(startup * (1 - PROVISIONING_SHARE))
         if task.state == STOPPED:
             return
         task.state = RUNNING
         task.running_at = world.env.now
+        if self.spec.app_start > 0:
+            task.answers_from = world.env.now + self.spec.app_start
+            world.dataplane.refuse_until(task, task.answers_from)
         world.log("ecs", "task running", task.name)
         world.faults.task_started(task)
         world.alb.target_group(self.revision).register(task)
@@ -191,6 +208,25 @@ class TaskSet:
         if replace and self.active:
             self.launch()
 
+    def drained(self, task: Task):
+        """SimPy process: the target has deregistered; ECS stops the task (``docker stop``).
+
+        ECS sends SIGTERM, then SIGKILL after the container's ``stop_timeout`` (ECS-UG
+        ``update-service.md``). The load balancer has already answered what the target still
+        held (502 at the end of the delay); the application finishes that work and exits when it
+        is idle, or is killed at the timeout, whichever comes first.
+        """
+        world = self.world
+        now = world.env.now
+        world.dataplane.kill(task, now)  # ALB closed its connections at the end of the delay
+        idle = world.dataplane.busy_until(task)
+        exit_at = min(now + self.spec.stop_timeout, max(now, idle))
+        if exit_at > now:
+            timeout = self.spec.stop_timeout
+            world.log("ecs", "task stopping", f"{task.name}: SIGTERM, stop timeout {timeout:g}s")
+            yield world.env.timeout(exit_at - now)
+        self._stopped(task, task.stop_reason or "deregistered")
+
     def _stopped(self, task: Task, reason: str) -> None:
         now = self.world.env.now
         if task.state == STOPPED:
@@ -200,6 +236,8 @@ class TaskSet:
         task.stop_reason = task.stop_reason or reason
         self.world.dataplane.kill(task, now)
         self.world.log("ecs", "task stopped", f"{task.name}: {task.stop_reason}")
+        if self.replacement == "replace_first":
+            self.reconcile()
 
     def crash(self, task: Task, reason: str = "crashed") -> None:
         """The task's essential container exits: in-flight requests end as ELB 502."""
@@ -213,8 +251,66 @@ class TaskSet:
         if not was_draining:
             for callback in list(self.on_task_failed):
                 callback(task)
-            if self.active:
+            if self.active and self.replacement == "stop_first":
                 self.launch()
+
+    # -- replacing unhealthy tasks ----------------------------------------------------------
+    def replace_unhealthy(self, task: Task) -> None:
+        """ECS replaces a task its target group marked unhealthy.
+
+        ``stop_first`` (ECS before October 2023): the task is drained and stopped, and its
+        replacement starts at once. ``replace_first`` (ECS-UG ``deployment-type-ecs.md``; BC
+        ``DeploymentConfiguration``): the replacement starts first and the unhealthy task is
+        stopped only as replacements become healthy, or, when ``maximumPercent`` leaves no room
+        to start one, one by one while ``minimumHealthyPercent`` of the tasks remain.
+        """
+        if task.state != RUNNING or task.replacing:
+            return
+        if self.replacement == "stop_first":
+            self.stop_task(task, "unhealthy: failed ELB health checks")
+            return
+        task.replacing = True
+        self.world.log("ecs", "task marked for replacement", f"{task.name}: unhealthy")
+        self.reconcile()
+
+    def reconcile(self) -> None:
+        """Start replacements, and stop tasks marked for replacement, as the limits allow.
+
+        Counted against ``maximumPercent``: tasks PENDING or RUNNING, draining ones included
+        (they are RUNNING until they stop), and those provisioning. Counted towards
+        ``minimumHealthyPercent``: healthy tasks, and the unhealthy ones ECS keeps until their
+        replacements are healthy. With 100 % / 100 % an unhealthy task can be neither replaced
+        nor stopped: it stays, as the rules say.
+        """
+        if not self.active or self.replacement != "replace_first" or self._reconciling:
+            return
+        self._reconciling = True
+        try:
+            while True:
+                live = [t for t in self.tasks if t.state != STOPPED]
+                active = [t for t in live if t.state != DRAINING]
+                kept = [t for t in active if not t.replacing]
+                need = self.desired - len(kept)
+                if need > 0 and len(live) < self.max_tasks:
+                    self.launch()
+                    continue
+                marked = [t for t in active if t.replacing]
+                if not marked:
+                    return
+                healthy = sum(1 for t in kept if t.state == RUNNING and t.health == "healthy")
+                counted = healthy + len(marked)
+                surplus = counted > self.desired  # a replacement is healthy: an old task goes
+                # No room to start a replacement: stop unhealthy tasks one by one, as long as
+                # minimumHealthyPercent remain, until the tasks already stopping free enough.
+                stopping = len(live) - len(active)
+                blocked = need > stopping and counted - 1 >= self.min_healthy
+                if not (surplus or blocked):
+                    return
+                # Unhealthy ones first, then in the order ECS marked them.
+                task = min(marked, key=lambda t: t.health == "healthy")
+                self.stop_task(task, "unhealthy: failed ELB health checks", replace=False)
+        finally:
+            self._reconciling = False
 
     def remove(self, reason: str, *, drain: bool = True) -> simpy.Event:
         """Scale the task set to zero (blue after a deployment, green after a rollback).
@@ -237,11 +333,20 @@ class TaskSet:
 
     # -- cost --------------------------------------------------------------------------------
     def task_seconds(self, end: float) -> float:
-        """Billed task time: from creation to stop (Fargate bills from the image pull)."""
+        """Billed task time up to ``end`` (Fargate pricing).
+
+        A task is billed from the start of its image pull until it stops, rounded up to the
+        second, with a one-minute minimum; a task never pulled costs nothing. A task still
+        running at ``end`` is billed up to ``end`` (its bill so far).
+        """
         total = 0.0
         for t in self.tasks:
-            stop = t.stopped_at if t.stopped_at is not None else end
-            total += max(0.0, min(stop, end) - t.created_at)
+            if t.pulled_at is None or t.pulled_at >= end:
+                continue
+            if t.stopped_at is None or t.stopped_at > end:
+                total += end - t.pulled_at
+            else:
+                total += max(60.0, math.ceil(t.stopped_at - t.pulled_at - 1e-9))
         return total
 
 

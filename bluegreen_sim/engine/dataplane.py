@@ -160,8 +160,15 @@ class DataPlane:
         return source
 
     def kill(self, task: Task, at: float) -> None:
-        """The task stopped at ``at``: its in-flight requests end as ELB 502."""
-        self.table.columns["stop_at"][task.id] = at
+        """The task's connections closed at ``at``: its in-flight requests end as ELB 502."""
+        col = self.table.columns["stop_at"]
+        col[task.id] = min(col[task.id], at)
+
+    def refuse_until(self, task: Task, at: float) -> None:
+        """The task's application answers from ``at``: requests before it are refused (502)."""
+        self.flush()
+        self.table.columns["ready_at"][task.id] = at
+        self.table.start_delays = True
 
     def busy_until(self, task: Task) -> float:
         """When the last request accepted by ``task`` completes (FIFO: its latest slot)."""
@@ -460,6 +467,9 @@ class DataPlane:
         stop = np.where(has_task, stop_at[np.where(has_task, p["task"], 0)], np.inf)
         arrival, finish = p["arrival"], p["finish"]
         refused = arrival >= stop
+        if self.table.start_delays:
+            ready_at = self.table.columns["ready_at"]
+            refused |= has_task & (arrival < ready_at[np.where(has_task, p["task"], 0)])
         cut = ~refused & (finish > stop)
         natural = np.where(cut, stop, finish)
         limit = arrival + self.idle_timeout

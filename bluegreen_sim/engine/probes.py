@@ -52,9 +52,17 @@ class Probe:
     def passed(self) -> bool:
         stop = self.task.stopped_at
         killed = stop is not None and stop < self.finish
-        return not killed and not self.failed_draw and self.finish - self.time <= self.timeout
+        starting = self.time < self.task.answers_from  # the application is not listening yet
+        return (
+            not killed
+            and not starting
+            and not self.failed_draw
+            and self.finish - self.time <= self.timeout
+        )
 
     def reason(self) -> str:
+        if self.time < self.task.answers_from:
+            return "connection refused: application starting"
         stop = self.task.stopped_at
         if stop is not None and stop < self.finish:
             return "connection closed"
@@ -100,5 +108,3 @@ class TestTraffic:
             np.concatenate(self.latency),
             np.concatenate(self.revision),
         )
-
-

@@ -108,10 +108,42 @@ class World:
         if not ev.triggered:
             ev.succeed(self.env.now)
 
+    def unhealthy_replacement(self) -> str:
+        """How ECS replaces unhealthy tasks: ``replace_first`` or ``stop_first``.
+
+        The ECS deployment controller (and a service with no deployment) replaces first (ECS-UG
+        ``deployment-type-ecs.md``); task sets of the other controllers follow
+        ``deployment.task_set_replacement``.
+        """
+        dep = self.scenario.deployment
+        if dep.controller in ("ecs", "none"):
+            return "replace_first"
+        return dep.task_set_replacement
+
     def ecs_replace_unhealthy(self, task) -> None:
-        """ECS stops a task its target group marked unhealthy and starts a new one."""
-        if task.state == "RUNNING":
-            task.task_set.stop_task(task, "unhealthy: failed ELB health checks")
+        """The target group marked ``task`` unhealthy: ECS replaces it, after the grace period.
+
+        ``healthCheckGracePeriodSeconds``: ECS ignores failing load-balancer health checks of a
+        task for that long after it started; if the target is still unhealthy when the grace
+        period ends, ECS replaces it then.
+        """
+        if task.state != "RUNNING":
+            return
+        grace_end = (task.running_at or 0.0) + self.scenario.service.health_check_grace_period
+        if self.env.now < grace_end:
+            self.env.process(self._after_grace(task, grace_end))
+            return
+        task.task_set.replace_unhealthy(task)
+
+    def _after_grace(self, task, grace_end: float):
+        if task.in_grace:
+            return  # already waiting for the end of this task's grace period
+        task.in_grace = True
+        self.log("ecs", "unhealthy ignored", f"{task.name}: grace period until {grace_end:g}s")
+        yield self.env.timeout(grace_end - self.env.now)
+        task.in_grace = False
+        if task.state == "RUNNING" and task.health == "unhealthy":
+            task.task_set.replace_unhealthy(task)
 
     # -- running ---------------------------------------------------------------------------
     def run(self) -> None:

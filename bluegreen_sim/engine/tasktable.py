@@ -26,6 +26,7 @@ class TaskTable:
         "probe_failure": 0.0,
         "faulty": 0.0,
         "stop_at": np.inf,
+        "ready_at": 0.0,  # the application answers from here (app_start after RUNNING)
     }
 
     def __init__(self, width: int, capacity: int = 64):
@@ -41,6 +42,7 @@ class TaskTable:
         self.latency_faults = False
         self.error_faults = False
         self.overload_faults = False
+        self.start_delays = False  # whether any task's application starts after RUNNING
 
     def add(self, task_id: int, concurrency: int, revision: int) -> None:
         if task_id >= len(self.concurrency):
@@ -65,5 +67,3 @@ class TaskTable:
         slots = np.full((cap, self.width), np.inf)
         slots[:old] = self.slots
         self.slots = slots
-
-

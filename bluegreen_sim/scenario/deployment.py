@@ -133,6 +133,10 @@ class CircuitBreakerSpec(_Model):
     enable: bool = True
     rollback: bool = True
     reset_on_healthy_task: bool = True
+    # documented: a task counts as failed when it stops before it was ever healthy (cannot
+    # start, never RUNNING, or fails its health checks and is stopped); a task that was healthy
+    # and then stops does not count. every_stop: every crash or unhealthy stop counts.
+    counting: Literal["documented", "every_stop"] = "documented"
     threshold: CircuitBreakerThreshold = Field(default_factory=CircuitBreakerThreshold)
 
 
@@ -152,6 +156,11 @@ class DeploymentSpec(_Model):
     )
     ready_wait: ReadyWait = Field(default_factory=ReadyWait)
     install_timeout: Duration = 3600.0
+    # How ECS replaces an unhealthy task of a task set (blue or green) under the codedeploy and
+    # steps controllers. AWS announced replacement-first for every unhealthy task (What's New
+    # 2023-10-23) but says maximumPercent "is not used" for CODE_DEPLOY task sets: the default
+    # replaces first within the service's maximum_percent; stop_first is the older behaviour.
+    task_set_replacement: Literal["replace_first", "stop_first"] = "replace_first"
     # ECS native
     strategy: Literal["BLUE_GREEN", "LINEAR", "CANARY"] = "BLUE_GREEN"
     linear: LinearConfig = Field(default_factory=LinearConfig)
@@ -215,5 +224,3 @@ class DeploymentSpec(_Model):
 
 # --------------------------------------------------------------------------------------------
 # Top level
-
-

@@ -20,9 +20,10 @@ class HealthCheckSpec(_Model):
     timeout: Duration = 5.0
     healthy_threshold: int = Field(default=5, ge=2, le=10)
     unhealthy_threshold: int = Field(default=2, ge=2, le=10)
-    # AWS documents one passing check for a new target; observed behaviour is the healthy
-    # threshold (AWS_FACTS C4). A parameter, default as documented.
-    initial_checks: int = Field(default=1, ge=1, le=10)
+    # Passing checks a new target needs before it is healthy. null (the default) follows
+    # healthy_threshold, as ECS's guides and the current API say; the older ALB guide's "must
+    # pass one health check" is initial_checks: 1 (AWS_FACTS C4, Corrections 3).
+    initial_checks: int | None = Field(default=None, ge=1, le=10)
     # A probe queues at the task like a request (an overloaded task fails it by timeout); its
     # own work is the health-check path's, usually far less than a request's. null: probes
     # take a request's service time.
@@ -38,6 +39,11 @@ class HealthCheckSpec(_Model):
             raise ValueError("timeout must be smaller than interval")
         return self
 
+    @property
+    def initial_checks_required(self) -> int:
+        """Passing checks that make a new target healthy (``initial_checks`` or the threshold)."""
+        return self.initial_checks if self.initial_checks is not None else self.healthy_threshold
+
 
 class LoadBalancerSpec(_Model):
     """The Application Load Balancer (or a Network Load Balancer, for the AllAtOnce rule)."""
@@ -45,6 +51,10 @@ class LoadBalancerSpec(_Model):
     type: Literal["application", "network"] = "application"
     routing: Literal["round_robin", "least_outstanding_requests", "weighted_random"] = "round_robin"
     deregistration_delay: Duration = 300.0
+    # How clients use their connections. keep_alive (the default): they hold them open, so a
+    # deregistering target keeps active connections and drains for the full delay; close: each
+    # request closes its connection, so the deregistration ends once in-flight requests finish.
+    client_connections: Literal["keep_alive", "close"] = "keep_alive"
     slow_start: Duration = 0.0
     idle_timeout: Duration = 60.0
     health_check: HealthCheckSpec = Field(default_factory=HealthCheckSpec)

@@ -132,6 +132,19 @@ class ServiceSpec(_Model):
     latency: Distribution = Field(default_factory=_latency_default)
     error_rate: Fraction = 0.0
     startup: Distribution = Field(default_factory=_startup_default)
+    # After RUNNING, the application needs this long before it answers (health checks and
+    # requests are refused until then). 0: it answers the moment the task runs.
+    app_start: Duration = 0.0
+    # Container stopTimeout: SIGTERM, then SIGKILL this long after (Fargate: 2-120 s, default 30).
+    stop_timeout: Duration = 30.0
+    # The ECS service's deploymentConfiguration (BC DeploymentConfiguration): the tasks kept
+    # RUNNING (rounded up) and the most tasks RUNNING or PENDING (rounded down), in percent of
+    # the desired count. ECS defaults 100 / 200.
+    minimum_healthy_percent: int = Field(default=100, ge=0, le=100)
+    maximum_percent: int = Field(default=200, ge=100, le=200)
+    # healthCheckGracePeriodSeconds: ECS ignores failing load-balancer health checks of a task
+    # this long after it started (default 0).
+    health_check_grace_period: Duration = 0.0
 
     @field_validator("cpu")
     @classmethod
@@ -139,6 +152,18 @@ class ServiceSpec(_Model):
         if v not in FARGATE_CPU:
             raise ValueError(f"Fargate task cpu (vCPU) must be one of {FARGATE_CPU}")
         return v
+
+    @model_validator(mode="after")
+    def _check_ecs_ranges(self) -> ServiceSpec:
+        _stop_timeout(self.stop_timeout)
+        if self.health_check_grace_period > 2_147_483_647:
+            raise ValueError("health_check_grace_period must be at most 2147483647s")
+        return self
+
+
+def _stop_timeout(value: float | None) -> None:
+    if value is not None and not 2 <= value <= 120:
+        raise ValueError("stop_timeout must be between 2s and 120s (Fargate)")
 
 
 class RevisionSpec(_Model):
@@ -151,6 +176,8 @@ class RevisionSpec(_Model):
     latency: Distribution | None = None
     error_rate: Fraction | None = None
     startup: Distribution | None = None
+    app_start: Duration | None = None
+    stop_timeout: Duration | None = None
 
     @field_validator("cpu")
     @classmethod
@@ -158,6 +185,11 @@ class RevisionSpec(_Model):
         if v is not None and v not in FARGATE_CPU:
             raise ValueError(f"Fargate task cpu (vCPU) must be one of {FARGATE_CPU}")
         return v
+
+    @model_validator(mode="after")
+    def _check_stop_timeout(self) -> RevisionSpec:
+        _stop_timeout(self.stop_timeout)
+        return self
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,9 +21,10 @@ hookable stages; one that fails rolls the deployment back, one that times out ro
 the deployment continue as its ``timeout_action`` says.
 
 Two monitors can fail the deployment at any stage until CLEAN_UP: the deployment circuit breaker
-(green tasks that fail to start or fail health checks, against a threshold) and the deployment
-alarms (any alarm in ALARM). Each rolls back if its ``rollback`` option is set; otherwise the
-deployment stops where it is.
+(green tasks that stop before they were ever healthy: they fail to start or fail their health
+checks, against a threshold; a task that was healthy and then stops does not count) and the
+deployment alarms (any alarm in ALARM). Each rolls back if its ``rollback`` option is set;
+otherwise the deployment stops where it is.
 """
 
 from __future__ import annotations
@@ -299,6 +300,12 @@ class EcsDeployment(Deployment):
 
     def _task_failed(self, task: Task) -> None:
         if not self.breaker_on or self.breaker_tripped.triggered:
+            return
+        cb = self.spec.circuit_breaker
+        if cb.counting == "documented" and task.healthy_at is not None:
+            # A task that passed its health checks and then stopped is not a failed launch:
+            # "the circuit breaker might not activate" (AWS knowledge centre).
+            self.log("circuit breaker ignores", f"{task.name} stopped after it was healthy")
             return
         self.failed_task_count += 1
         self.log(
