@@ -125,6 +125,9 @@ class TaskSet:
         self.startup = Sampler(spec.startup, world.scenario)
         self.on_task_failed: list = []  # callbacks(task) for controllers (circuit breaker)
         self.on_task_healthy: list = []
+        # The target group its tasks register in: its own revision's, except in an ECS rolling
+        # update, where the new revision's tasks join the one production group (issue 15).
+        self.group = revision
 
     # -- queries ---------------------------------------------------------------------------
     def running(self) -> list[Task]:
@@ -150,7 +153,7 @@ class TaskSet:
         if ready:
             task.state = RUNNING
             task.running_at = task.created_at
-            self.world.alb.target_group(self.revision).register(task, healthy=True)
+            self.world.alb.target_group(self.group).register(task, healthy=True)
         else:
             self.world.env.process(self._start(task))
         return task
@@ -170,13 +173,13 @@ class TaskSet:
         task.running_at = world.env.now
         world.log("ecs", "task running", task.name)
         world.faults.task_started(task)
-        world.alb.target_group(self.revision).register(task)
+        world.alb.target_group(self.group).register(task)
 
     def stop_task(self, task: Task, reason: str, *, replace: bool = True, drain: bool = True):
         """Stop one task; ECS starts a replacement while the task set is active."""
         if task.state in (STOPPED, DRAINING):
             return
-        tg = self.world.alb.target_group(self.revision)
+        tg = self.world.alb.target_group(self.group)
         if task.health is not None and drain:
             task.state = DRAINING
             task.stop_reason = reason
@@ -199,13 +202,15 @@ class TaskSet:
         task.stopped_at = now
         task.stop_reason = task.stop_reason or reason
         self.world.dataplane.kill(task, now)
+        if self.world.connections is not None:  # long-lived connections on it drop (issue 15)
+            self.world.connections.drop(task, now)
         self.world.log("ecs", "task stopped", f"{task.name}: {task.stop_reason}")
 
     def crash(self, task: Task, reason: str = "crashed") -> None:
         """The task's essential container exits: in-flight requests end as ELB 502."""
         if task.state in (STOPPED,):
             return
-        tg = self.world.alb.target_group(self.revision)
+        tg = self.world.alb.target_group(self.group)
         was_draining = task.state == DRAINING
         if task.health is not None:
             tg.remove(task)

@@ -69,6 +69,7 @@ class World:
         self.metrics = MetricStore(horizon)
         self.alarms = {a.name: Alarm(self, a) for a in scenario.alarms}
         self.recorder = Recorder(self, record_requests)
+        self.connections = None  # long-lived connections (issue 15), when the load has them
         self.dataplane = DataPlane(self)
         self.task_sets: dict[str, TaskSet] = {}
         self.deployment = DeploymentRecord(scenario.deployment.controller)

@@ -153,7 +153,7 @@ class DeploymentSpec(_Model):
     ready_wait: ReadyWait = Field(default_factory=ReadyWait)
     install_timeout: Duration = 3600.0
     # ECS native
-    strategy: Literal["BLUE_GREEN", "LINEAR", "CANARY"] = "BLUE_GREEN"
+    strategy: Literal["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"] = "BLUE_GREEN"
     linear: LinearConfig = Field(default_factory=LinearConfig)
     canary: CanaryConfig = Field(default_factory=CanaryConfig)
     bake_time: Duration = 900.0
@@ -162,6 +162,9 @@ class DeploymentSpec(_Model):
     # steps
     steps: list[StepSpec] = Field(default_factory=list)
     rollback_on_failure: bool = True
+    # The race between a weight change and its targets (issue 15): on a rollback, the seconds
+    # between scaling green down and moving production traffic back to blue (0: same instant).
+    rollback_reroute_delay: Duration = 0.0
 
     @model_validator(mode="after")
     def _check(self) -> DeploymentSpec:
@@ -169,6 +172,8 @@ class DeploymentSpec(_Model):
             raise ValueError("termination_wait must be at most 2880 minutes")
         if self.bake_time > 1440 * 60:
             raise ValueError("bake_time must be at most 1440 minutes")
+        if self.rollback_reroute_delay > 3600:
+            raise ValueError("rollback_reroute_delay must be at most 3600s")
         if len(set(self.alarms)) != len(self.alarms):
             raise ValueError("each alarm may be named only once")
         if self.controller == "codedeploy":
@@ -180,7 +185,8 @@ class DeploymentSpec(_Model):
                 )
             allowed: tuple[str, ...] = CODEDEPLOY_HOOKS
         elif self.controller == "ecs":
-            allowed = ECS_HOOK_STAGES
+            # Lifecycle hooks belong to the blue/green-style strategies; a rolling update has none.
+            allowed = () if self.strategy == "ROLLING" else ECS_HOOK_STAGES
         elif self.controller == "steps":
             allowed = ("analysis",)
             if not self.steps:
@@ -215,5 +221,3 @@ class DeploymentSpec(_Model):
 
 # --------------------------------------------------------------------------------------------
 # Top level
-
-

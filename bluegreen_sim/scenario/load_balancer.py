@@ -49,6 +49,9 @@ class LoadBalancerSpec(_Model):
     idle_timeout: Duration = 60.0
     health_check: HealthCheckSpec = Field(default_factory=HealthCheckSpec)
     test_listener: bool = False
+    # Seconds before a listener (weight) change takes effect on every load-balancer node. AWS
+    # documents none: 0 keeps a weight change and its targets consistent by construction.
+    listener_change_delay: Duration = 0.0
 
     @model_validator(mode="after")
     def _check_ranges(self) -> LoadBalancerSpec:
@@ -58,6 +61,8 @@ class LoadBalancerSpec(_Model):
             raise ValueError("slow_start must be 0 (off) or between 30s and 900s")
         if self.slow_start and self.routing == "least_outstanding_requests":
             raise ValueError("slow_start cannot be combined with least_outstanding_requests")
+        if self.listener_change_delay > 600:
+            raise ValueError("listener_change_delay must be between 0s and 600s")
         if not 1 <= self.idle_timeout <= 4000:
             raise ValueError("idle_timeout must be between 1s and 4000s")
         return self
@@ -65,4 +70,3 @@ class LoadBalancerSpec(_Model):
 
 # --------------------------------------------------------------------------------------------
 # Faults
-

@@ -128,6 +128,10 @@ class ServiceSpec(_Model):
     latency: Distribution = Field(default_factory=_latency_default)
     error_rate: Fraction = 0.0
     startup: Distribution = Field(default_factory=_startup_default)
+    # ECS deploymentConfiguration (REPLICA defaults): the rolling update's bounds, in percent of
+    # the desired count. The same names as issue 9's (the lead resolves the duplicate).
+    minimum_healthy_percent: int = Field(default=100, ge=0, le=100)
+    maximum_percent: int = Field(default=200, ge=100, le=200)
 
     @field_validator("cpu")
     @classmethod
@@ -158,5 +162,3 @@ class RevisionSpec(_Model):
 
 # --------------------------------------------------------------------------------------------
 # Load balancer
-
-

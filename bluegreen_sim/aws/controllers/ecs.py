@@ -131,6 +131,14 @@ class EcsDeployment(Deployment):
 
     name = "ecs"
 
+    def __new__(cls, world: World):
+        # strategy ROLLING has no second target group: its own controller (rolling.py)
+        if cls is EcsDeployment and world.scenario.deployment.strategy == "ROLLING":
+            from .rolling import RollingDeployment
+
+            return super().__new__(RollingDeployment)
+        return super().__new__(cls)
+
     def __init__(self, world: World):
         super().__init__(world)
         env = world.env
