@@ -121,6 +121,8 @@ class TargetGroup:
         yield world.env.timeout(world.dataplane.time_to_next_window())
         deadline = started + self.spec.deregistration_delay
         busy_until = world.dataplane.busy_until(task)
+        if world.connections is not None:  # issue 15: open connections keep it draining
+            busy_until = max(busy_until, world.connections.last_end(task))
         done = max(world.env.now, min(deadline, busy_until))
         yield world.env.timeout(done - world.env.now)
         task.health = None

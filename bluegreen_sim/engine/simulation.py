@@ -24,10 +24,20 @@ from ..aws.faults import FaultEngine
 from ..aws.metrics import MetricStore, metrics_frame
 from ..results.result import Result
 from ..scenario import Scenario
+from . import connections
 from .dataplane import DataPlane
 from .recorder import REVISIONS, STATUSES, Recorder, build_timeline, percentile_ms
 
-STREAMS = ("arrivals", "routing", "service", "errors", "startup", "hooks", "faults")
+STREAMS = (
+    "arrivals",
+    "routing",
+    "service",
+    "errors",
+    "startup",
+    "hooks",
+    "faults",
+    "connections",  # issue 15; spawned last, so the other streams keep their numbers
+)
 
 
 @dataclass
@@ -41,6 +51,7 @@ class Streams:
     startup: np.random.Generator
     hooks: np.random.Generator
     faults: np.random.Generator
+    connections: np.random.Generator
 
     @classmethod
     def from_seed(cls, seed: int | np.random.SeedSequence) -> Streams:
@@ -80,6 +91,7 @@ class World:
         blue.start_all(ready=True)
         for task in blue.tasks:
             self.faults.task_started(task)
+        self.connections = connections.attach(self)
         self.controller = CONTROLLERS[scenario.deployment.controller](self)
 
     # -- services for the processes ----------------------------------------------------------
@@ -233,6 +245,7 @@ def _summary(world: World, seed: Any, timeline: pd.DataFrame) -> dict[str, Any]:
         "gb_hours": gb_hours,
         "cost_usd": vcpu_hours * sc.pricing.vcpu_hour + gb_hours * sc.pricing.gb_hour,
         "alarms_fired": fired,
+        **connections.summary(world),
     }
     return summary
 
