@@ -361,6 +361,11 @@ def narrate(result: Any, color: bool = False) -> str:
     if scenario is not None:
         desired = {rev: scenario.revision(rev).tasks for rev in ("blue", "green")}
     fleet = _Fleet(desired)
+    # Blue's tasks run and are healthy from the start (they log no start-up): count them, so a
+    # rolling update's "blue: 1 task stopped; 7/8 running" is told right (issue 15).
+    for number in range(1, desired.get("blue", 0) + 1):
+        fleet.apply("running", "blue", f"blue-{number}")
+        fleet.apply("healthy", "blue", f"blue-{number}")
     # Tasks of a revision that are started last: after that, "all stopped" means terminated.
     last_start: dict[str, float] = {}
     for row in events.itertuples(index=False):
