@@ -156,7 +156,9 @@ class DeploymentSpec(_Model):
     strategy: Literal["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"] = "BLUE_GREEN"
     linear: LinearConfig = Field(default_factory=LinearConfig)
     canary: CanaryConfig = Field(default_factory=CanaryConfig)
-    bake_time: Duration = 900.0
+    # None: AWS's default for the strategy, 15 min for BLUE_GREEN, LINEAR and CANARY, none for
+    # ROLLING ("For rolling deployments, there is no bake time set by default"); see bake_seconds
+    bake_time: Duration | None = None
     circuit_breaker: CircuitBreakerSpec = Field(default_factory=CircuitBreakerSpec)
     alarm_rollback: bool = True
     # steps
@@ -170,7 +172,7 @@ class DeploymentSpec(_Model):
     def _check(self) -> DeploymentSpec:
         if self.termination_wait > 2880 * 60:
             raise ValueError("termination_wait must be at most 2880 minutes")
-        if self.bake_time > 1440 * 60:
+        if self.bake_time is not None and self.bake_time > 1440 * 60:
             raise ValueError("bake_time must be at most 1440 minutes")
         if self.rollback_reroute_delay > 3600:
             raise ValueError("rollback_reroute_delay must be at most 3600s")
@@ -209,6 +211,13 @@ class DeploymentSpec(_Model):
             if hook.timeout is not None and not 60 <= hook.timeout <= 20160 * 60:
                 raise ValueError("hook timeout must be between 1 and 20160 minutes")
         return self
+
+    @property
+    def bake_seconds(self) -> float:
+        """The ECS bake time in force: ``bake_time``, or AWS's default for the strategy."""
+        if self.bake_time is not None:
+            return self.bake_time
+        return 0.0 if self.strategy == "ROLLING" else 900.0
 
     def traffic_routing(self) -> tuple[str, int, float]:
         """(type, percentage, interval in seconds) of the CodeDeploy configuration."""

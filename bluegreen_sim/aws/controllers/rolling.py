@@ -21,7 +21,7 @@ The deployment circuit breaker counts new tasks that fail (to start, or their he
 the deployment alarms are polled, as for the other ECS strategies; either can fail the
 deployment. A rollback is the same rolling update run backwards, to the last completed revision:
 old-revision tasks start again and the new ones are stopped as they become healthy, inside the
-same bounds. A rolling update has no bake time unless ``bake_time`` is given explicitly (AWS:
+same bounds. A rolling update has no bake time unless ``bake_time`` is given (AWS:
 "For rolling deployments, there is no bake time set by default").
 """
 
@@ -76,7 +76,7 @@ class RollingDeployment(EcsDeployment):
             self.desired, spec.minimum_healthy_percent, spec.maximum_percent
         )
         # "no bake time set by default" for rolling deployments
-        self.bake = self.spec.bake_time if "bake_time" in self.spec.model_fields_set else 0.0
+        self.bake = self.spec.bake_seconds
 
     def describe(self) -> str:
         spec = self.world.scenario.revision("blue")
