@@ -512,3 +512,25 @@ def test_the_503_window_is_every_request_from_clean_up_to_the_fix(run_lesson):
     # Restored before CLEAN_UP, the reset is harmless: blue still had its targets.
     early = run_lesson("33-listener-reset-503.yaml", "faults.0.duration=2m").summary
     assert early["outcome"] == "SUCCEEDED" and early["requests_failed"] == 0
+
+
+def test_the_things_to_try_of_lessons_30_to_33(run_lesson):
+    # Lesson 30 without a bake (AWS's default for rolling): over before the alarm can fire.
+    no_bake = run_lesson("30-ecs-rolling-update.yaml", "deployment.bake_time=0s").summary
+    assert no_bake["outcome"] == "SUCCEEDED"
+    assert (
+        no_bake["requests_failed"]
+        > 5 * run_lesson("30-ecs-rolling-update.yaml").summary["requests_failed"]
+    )
+    # Lesson 31 with a minute of jitter: the same reconnects, no storm.
+    slow = run_lesson("31-reconnect-storm.yaml", "load.connections.reconnect_jitter=60s").summary
+    assert (
+        slow["connections_dropped"]
+        == run_lesson("31-reconnect-storm.yaml").summary["connections_dropped"]
+    )
+    assert slow["reconnect_peak_per_s"] < 60 and slow["worst_minute_p99_ms"] < 400
+    # Lesson 06 with green scaled down 20 s before the weights move back: ~100/s × 20 s of 503s.
+    late = run_lesson("06-blast-radius-all-at-once.yaml", "deployment.rollback_reroute_delay=20s")
+    assert late.summary["outcome"] == "ROLLED_BACK"
+    assert 1800 < late.summary["requests_503"] < 2200
+    assert run_lesson("06-blast-radius-all-at-once.yaml").summary["requests_503"] == 0
