@@ -202,7 +202,7 @@ LESSONS: dict[str, Lesson] = {
         "SUCCEEDED",
         "deployment started > rolling batch > connections dropped > rolling batch"
         " > connections dropped > steady state > deployment succeeded",
-        "reconnect_peak_per_s < 60; worst_minute_p99_ms < 400; requests_failed == 0;"
+        "reconnect_peak_per_s < 70; worst_minute_p99_ms < 400; requests_failed == 0;"
         " peak_tasks <= 12; deployment_duration_s > 300",
     ),
     "33-listener-reset-503.yaml": Lesson(

@@ -202,9 +202,9 @@ class TaskSet:
         task.stopped_at = now
         task.stop_reason = task.stop_reason or reason
         self.world.dataplane.kill(task, now)
+        self.world.log("ecs", "task stopped", f"{task.name}: {task.stop_reason}")
         if self.world.connections is not None:  # long-lived connections on it drop (issue 15)
             self.world.connections.drop(task, now)
-        self.world.log("ecs", "task stopped", f"{task.name}: {task.stop_reason}")
 
     def crash(self, task: Task, reason: str = "crashed") -> None:
         """The task's essential container exits: in-flight requests end as ELB 502."""

@@ -52,7 +52,9 @@ class ConnectionPool:
     def __init__(self, world: World, spec: ConnectionsSpec, rng: np.random.Generator):
         self.world = world
         self.spec = spec
-        self.rng = rng
+        # Handshakes draw window by window, drops at the instant a task stops: two streams, so
+        # the draws do not depend on when the data plane serves its (possibly batched) windows.
+        self.rng, self.drop_rng = rng.spawn(2)
         self.jitter = spec.reconnect_jitter
         self.lifetime = Sampler(spec.lifetime, world.scenario)
         n = spec.count
@@ -98,7 +100,7 @@ class ConnectionPool:
         start = max(now, self.world.dataplane.computed_until)
         self.task[on] = -1
         self.ends_at[on] = math.inf
-        self.next_at[on] = start + self.jitter * self.rng.random(len(on))
+        self.next_at[on] = start + self.jitter * self.drop_rng.random(len(on))
         self.drops.append(
             {
                 "time_s": now,

@@ -35,6 +35,7 @@ _TASK_EVENTS = {
     ("alb", "target unhealthy"): "unhealthy",
     ("alb", "target draining"): "draining",
     ("alb", "target deregistered"): "deregistered",
+    ("clients", "connections dropped"): "dropped",  # long-lived connections (issue 15)
 }
 # Frequent controller bookkeeping, folded the same way (source: the controller).
 _BREAKER_EVENTS = ("circuit breaker count", "circuit breaker reset")
@@ -218,6 +219,14 @@ def _burst_line(b: _Burst, fleet: _Fleet, terminated: bool, hours: bool) -> _Lin
         text = (
             f"{rev}: {_churn_text(b)}{span}; now {fleet.of(running, rev)} running, "
             f"{fleet.of(healthy, rev)} healthy"
+        )
+    elif b.kind == "dropped":
+        source, at = "clients", b.first
+        dropped = sum(int(m.group()) for d in b.details if (m := re.match(r"\d+", d)))
+        how = str(b.details[0]).partition("; ")[2]  # the counts differ, the policy does not
+        text = (
+            f"{rev}: {_plural(dropped, 'long-lived connection')} dropped with "
+            f"{_plural(n, 'task')}{span}" + (f"; {how}" if how else "")
         )
     elif b.kind == "breaker":
         source, style = rev, "dim"
