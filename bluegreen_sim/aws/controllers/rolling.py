@@ -44,7 +44,7 @@ def rolling_bounds(
 ) -> tuple[int, int]:
     """(floor, ceiling): healthy tasks ECS keeps, and tasks it lets run, during a rolling update.
 
-    ECS rounds the minimum up and the maximum down (ECS-UG, service definition parameters).
+    ECS rounds the minimum up and the maximum down (BC ``DeploymentConfiguration``).
 
     Args:
         desired: the service's desired count N.
