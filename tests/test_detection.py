@@ -17,7 +17,6 @@ import math
 
 import numpy as np
 import pytest
-from bluegreen_sim.aws.cloudwatch import evaluation_range
 from scipy import stats
 
 from bluegreen_sim import evaluate_alarm, simulate
@@ -29,6 +28,7 @@ from bluegreen_sim.analysis.detection import (
     detection,
 )
 from bluegreen_sim.analysis.power import min_exposure, smallest_detectable, step_power
+from bluegreen_sim.aws.cloudwatch import evaluation_range
 from bluegreen_sim.scenario import AlarmSpec, scenario_from_dict
 
 OPS = {

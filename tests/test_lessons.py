@@ -188,6 +188,38 @@ LESSONS: dict[str, Lesson] = {
         "alarms_fired == ['green-5xx']; time_to_detect_s > 120; time_to_detect_s < 180;"
         " requests_failed == $requests_failed_green",
     ),
+    # issue 15: where real deployments break
+    "30-ecs-rolling-update.yaml": Lesson(
+        "ROLLED_BACK",
+        "deployment started > circuit breaker MONITORING > rolling batch > fault started"
+        " > rolling batch > BAKE_TIME started > alarm ALARM > alarm detected"
+        " > ROLLBACK_REQUESTED > rolling batch > ROLLBACK_SUCCESSFUL > deployment rolled back",
+        "peak_tasks == 16; alarms_fired == ['service-5xx']; requests_503 == 0;"
+        " requests_failed == $requests_failed_green; requests_failed > 300;"
+        " time_to_detect_s < 120; outcome_reason == 'alarm service-5xx in ALARM'",
+    ),
+    "31-reconnect-storm.yaml": Lesson(
+        "SUCCEEDED",
+        f"{DEPLOYED} > production traffic shifted > blue task set removed"
+        " > deployment succeeded > target draining > connections dropped",
+        "connections_dropped > 1900; reconnect_peak_per_s > 150; worst_minute_p99_ms > 2000;"
+        " requests_failed == 0",
+    ),
+    "32-reconnects-spread-out.yaml": Lesson(
+        "SUCCEEDED",
+        "deployment started > rolling batch > connections dropped > rolling batch"
+        " > connections dropped > steady state > deployment succeeded",
+        "reconnect_peak_per_s < 70; worst_minute_p99_ms < 400; requests_failed == 0;"
+        " peak_tasks <= 12; deployment_duration_s > 300",
+    ),
+    "33-listener-reset-503.yaml": Lesson(
+        "SUCCEEDED",
+        "deployment started > SCALE_UP started > production traffic shifted > BAKE_TIME started"
+        " > fault started > production traffic shifted > CLEAN_UP started"
+        " > deployment succeeded > fault ended > production traffic shifted",
+        "requests_503 == 6000; requests_failed == $requests_503; requests_failed_green == 0;"
+        " alarms_fired == []",
+    ),
     "canary-bad-green.yaml": Lesson(
         "ROLLED_BACK",
         f"{DEPLOYED} > production traffic shifted > alarm ALARM > rollback started"
@@ -316,7 +348,11 @@ def test_lesson_descriptions_are_short_and_numbered_lessons_are_in_order():
 
     numbered = [f for f in FILES if f[:2].isdigit()]
     assert len(numbered) >= 12
-    assert [int(f[:2]) for f in numbered] == list(range(1, len(numbered) + 1))
+    numbers = [int(f[:2]) for f in numbered]
+    # Lessons 30 and up are issue 15's block, numbered apart until the merge renumbers them.
+    low, high = [n for n in numbers if n < 30], [n for n in numbers if n >= 30]
+    assert low == list(range(1, len(low) + 1))
+    assert high == list(range(30, 30 + len(high)))
     for name in FILES:
         text = yaml.safe_load((SCENARIOS / name).read_text())["description"]
         words = len(text.split())
@@ -540,3 +576,87 @@ def test_grace_period_sweep_file_names_the_lesson_and_its_grid():
     spec = load_sweep_file(SCENARIOS / "sweeps" / "grace-period.yaml")
     assert spec.scenario == "../20-grace-period-restart-loop.yaml"
     assert set(spec.grid) == {"green.app_start", "service.health_check_grace_period"}
+
+
+# --------------------------------------------------------------------------------------------
+# issue 15: rolling updates, reconnect storms and the 503 windows
+
+
+def test_the_rolling_update_keeps_its_floor_and_half_the_tasks_cannot_carry_the_load(run_lesson):
+    from bluegreen_sim import load_scenario, simulate
+
+    def run(**overrides):
+        result = simulate(load_scenario(SCENARIOS / "30-ecs-rolling-update.yaml", overrides))
+        tl = result.timeline
+        tl = tl[tl["time_s"] >= result.summary["deployment_start_s"]]
+        return result, int((tl["healthy_blue"] + tl["healthy_green"]).min())
+
+    _, fewest = run()
+    assert fewest == 8
+    # minimum 50 % / maximum 100 %: ECS keeps 4 tasks, but 100 requests/s need about 4.7
+    # (mean service time 47 ms): they queue, fail their health checks by timeout, and are
+    # replaced, so the service falls below the floor ECS meant to keep.
+    half, fewest = run(**{"service.minimum_healthy_percent": 50, "service.maximum_percent": 100})
+    ev = half.events
+    assert fewest < 4
+    assert ev["detail"].str.contains("unhealthy: failed ELB health checks").sum() > 10
+    assert half.summary["requests_503"] > 0
+    # maximum 100 %: never more than 8 tasks RUNNING in service at once; the tasks still
+    # draining or stopping (deregistration delay, then stopTimeout) come on top in peak_tasks
+    tl = half.timeline
+    assert int((tl["running_blue"] + tl["running_green"]).max()) <= 8
+
+
+def test_rolling_exposes_users_like_all_at_once_and_rolls_back_slower(run_lesson):
+    rolling = run_lesson("30-ecs-rolling-update.yaml").summary
+    all_at_once = run_lesson("06-blast-radius-all-at-once.yaml").summary
+    canary = run_lesson("08-blast-radius-canary.yaml").summary
+    assert rolling["requests_total"] == all_at_once["requests_total"]
+    assert rolling["requests_failed"] > all_at_once["requests_failed"] > canary["requests_failed"]
+
+
+def test_the_storm_comes_from_terminating_blue_at_once(run_lesson):
+    storm = run_lesson("31-reconnect-storm.yaml").summary
+    spread = run_lesson("32-reconnects-spread-out.yaml").summary
+    assert storm["reconnect_peak_per_s"] > 3 * spread["reconnect_peak_per_s"]
+    assert storm["worst_minute_p99_ms"] > 10 * spread["worst_minute_p99_ms"]
+    # Spreading it out costs time, and some clients reconnect twice.
+    assert spread["deployment_duration_s"] > 5 * storm["deployment_duration_s"]
+    assert spread["connections_dropped"] > storm["connections_dropped"]
+
+
+def test_the_503_window_is_every_request_from_clean_up_to_the_fix(run_lesson):
+    run = run_lesson("33-listener-reset-503.yaml", requests=True)
+    ev = run.events
+    clean_up = ev[ev["event"] == "CLEAN_UP started"]["time_s"].iloc[0]
+    fixed = ev[ev["event"] == "fault ended"]["time_s"].iloc[0]
+    req = run.requests
+    inside = (req["arrival_s"] >= clean_up) & (req["arrival_s"] < fixed)
+    assert (req.loc[inside, "status"] == 503).all()
+    assert (req.loc[~inside, "status"] != 503).all()
+    assert inside.sum() == 20 * (fixed - clean_up) == 6000
+    # Restored before CLEAN_UP, the reset is harmless: blue still had its targets.
+    early = run_lesson("33-listener-reset-503.yaml", "faults.0.duration=2m").summary
+    assert early["outcome"] == "SUCCEEDED" and early["requests_failed"] == 0
+
+
+def test_the_things_to_try_of_lessons_30_to_33(run_lesson):
+    # Lesson 30 without a bake (AWS's default for rolling): over before the alarm can fire.
+    no_bake = run_lesson("30-ecs-rolling-update.yaml", "deployment.bake_time=0s").summary
+    assert no_bake["outcome"] == "SUCCEEDED"
+    assert (
+        no_bake["requests_failed"]
+        > 5 * run_lesson("30-ecs-rolling-update.yaml").summary["requests_failed"]
+    )
+    # Lesson 31 with a minute of jitter: the same reconnects, no storm.
+    slow = run_lesson("31-reconnect-storm.yaml", "load.connections.reconnect_jitter=60s").summary
+    assert (
+        slow["connections_dropped"]
+        == run_lesson("31-reconnect-storm.yaml").summary["connections_dropped"]
+    )
+    assert slow["reconnect_peak_per_s"] < 60 and slow["worst_minute_p99_ms"] < 400
+    # Lesson 06 with green scaled down 20 s before the weights move back: ~100/s × 20 s of 503s.
+    late = run_lesson("06-blast-radius-all-at-once.yaml", "deployment.rollback_reroute_delay=20s")
+    assert late.summary["outcome"] == "ROLLED_BACK"
+    assert 1800 < late.summary["requests_503"] < 2200
+    assert run_lesson("06-blast-radius-all-at-once.yaml").summary["requests_503"] == 0

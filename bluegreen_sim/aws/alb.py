@@ -34,7 +34,25 @@ class Listener:
         self.test_traffic_to_green = False  # CodeDeploy AllowTestTraffic / ECS TEST_TRAFFIC_SHIFT
 
     def set_green_weight(self, percent: float, reason: str = "") -> None:
-        """Forward ``percent`` of production traffic to green, the rest to blue."""
+        """Forward ``percent`` of production traffic to green, the rest to blue.
+
+        The change takes effect ``listener_change_delay`` seconds later (issue 15: the race
+        between a weight change and its targets); changes apply in the order they were made.
+        """
+        delay = self.world.scenario.load_balancer.listener_change_delay
+        if delay > 0:
+            self.world.log(
+                "alb", "listener change requested", f"green {percent:g}% in {delay:g}s ({reason})"
+            )
+            self.world.env.process(self._apply_later(delay, percent, reason))
+            return
+        self._apply(percent, reason)
+
+    def _apply_later(self, delay: float, percent: float, reason: str):
+        yield self.world.env.timeout(delay)
+        self._apply(percent, reason)
+
+    def _apply(self, percent: float, reason: str) -> None:
         percent = float(min(max(percent, 0.0), 100.0))
         if percent == self.green_weight:
             return
@@ -110,7 +128,10 @@ class TargetGroup:
         deadline = started + self.spec.deregistration_delay
         if self.spec.client_connections == "close":
             # No in-flight requests and no active connections: deregistration completes early.
-            done = max(world.env.now, min(deadline, world.dataplane.busy_until(task)))
+            busy_until = world.dataplane.busy_until(task)
+            if world.connections is not None:  # open long-lived connections keep it draining
+                busy_until = max(busy_until, world.connections.last_end(task))
+            done = max(world.env.now, min(deadline, busy_until))
         else:
             # Keep-alive clients hold connections open: the full delay runs.
             done = max(world.env.now, deadline)
@@ -240,6 +261,8 @@ class ApplicationLoadBalancer:
         self.spec = spec
         self.listener = Listener(world, spec.test_listener)
         self.groups = {rev: TargetGroup(world, rev, spec) for rev in ("blue", "green")}
+        # True during an ECS rolling update: both revisions' tasks in blue's group (issue 15)
+        self.shared_target_group = False
 
     def target_group(self, revision: str) -> TargetGroup:
         return self.groups[revision]

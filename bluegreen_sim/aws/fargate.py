@@ -138,6 +138,9 @@ class TaskSet:
         self.min_healthy = math.ceil(desired * service.minimum_healthy_percent / 100 - 1e-9)
         self.max_tasks = max(desired, math.floor(desired * service.maximum_percent / 100 + 1e-9))
         self._reconciling = False
+        # The target group its tasks register in: its own revision's, except in an ECS rolling
+        # update, where the new revision's tasks join the one production group (issue 15).
+        self.group = revision
 
     # -- queries ---------------------------------------------------------------------------
     def running(self) -> list[Task]:
@@ -163,7 +166,7 @@ class TaskSet:
         if ready:
             task.state = RUNNING
             task.pulled_at = task.running_at = task.created_at
-            self.world.alb.target_group(self.revision).register(task, healthy=True)
+            self.world.alb.target_group(self.group).register(task, healthy=True)
         else:
             self.world.env.process(self._start(task))
         return task
@@ -187,13 +190,13 @@ class TaskSet:
             world.dataplane.refuse_until(task, task.answers_from)
         world.log("ecs", "task running", task.name)
         world.faults.task_started(task)
-        world.alb.target_group(self.revision).register(task)
+        world.alb.target_group(self.group).register(task)
 
     def stop_task(self, task: Task, reason: str, *, replace: bool = True, drain: bool = True):
         """Stop one task; ECS starts a replacement while the task set is active."""
         if task.state in (STOPPED, DRAINING):
             return
-        tg = self.world.alb.target_group(self.revision)
+        tg = self.world.alb.target_group(self.group)
         if task.health is not None and drain:
             task.state = DRAINING
             task.stop_reason = reason
@@ -236,6 +239,8 @@ class TaskSet:
         task.stop_reason = task.stop_reason or reason
         self.world.dataplane.kill(task, now)
         self.world.log("ecs", "task stopped", f"{task.name}: {task.stop_reason}")
+        if self.world.connections is not None:  # long-lived connections on it drop (issue 15)
+            self.world.connections.drop(task, now)
         if self.replacement == "replace_first":
             self.reconcile()
 
@@ -243,7 +248,7 @@ class TaskSet:
         """The task's essential container exits: in-flight requests end as ELB 502."""
         if task.state in (STOPPED,):
             return
-        tg = self.world.alb.target_group(self.revision)
+        tg = self.world.alb.target_group(self.group)
         was_draining = task.state == DRAINING
         if task.health is not None:
             tg.remove(task)

@@ -63,6 +63,9 @@ class FaultEngine:
         if spec.after != "start":
             yield world.milestone(spec.after)
         yield world.env.timeout(spec.at)
+        if spec.kind == "listener_reset":
+            yield from self._listener_reset(spec, number)
+            return
         fault = ActiveFault(spec, world.env.now, number)
         self.active.append(fault)
         world.log("fault", "fault started", fault.label() + _describe(spec))
@@ -79,6 +82,36 @@ class FaultEngine:
             world.log("fault", "fault ended", fault.label())
             for task in self._live_tasks(fault):
                 self.refresh(task)
+
+    def _listener_reset(self, spec: FaultSpec, number: int):
+        """An outside listener change (issue 15): an infrastructure-as-code update resets the
+        production listener rule to the template's weights, whatever the controller set.
+
+        The controller's next weight change overwrites it (it modifies the same rule). If the
+        fault has a ``duration`` and nobody changed the rule meanwhile, the controller's weights
+        come back when it ends (the operator's fix, or drift detection).
+        """
+        world = self.world
+        listener = world.listener
+        label = f"#{number} listener_reset"
+        world.log(
+            "fault",
+            "fault started",
+            f"{label}: listener rule reset to green {spec.green_weight:g}%",
+        )
+        self.history.append(
+            {"fault": number, "kind": spec.kind, "start_s": world.env.now, "end_s": None}
+        )
+        record = self.history[-1]
+        before = listener.green_weight
+        listener.set_green_weight(spec.green_weight, f"outside change, fault {label}")
+        if spec.duration is None:
+            return
+        yield world.env.timeout(spec.duration)
+        record["end_s"] = world.env.now
+        world.log("fault", "fault ended", label)
+        if listener.green_weight == spec.green_weight and before != spec.green_weight:
+            listener.set_green_weight(before, f"listener rule restored after fault {label}")
 
     def _live_tasks(self, fault: ActiveFault) -> list[Task]:
         out = []

@@ -87,6 +87,9 @@ class DataPlane:
             if sc.load.clients
             else None
         )
+        # ECS rolling update (issue 15): one target group holds both revisions, so a request
+        # is of the revision of the task that serves it, not of the group it was forwarded to.
+        self.mixed_revisions = False
         if self.routing == "least_outstanding_requests" or width > 1:
             kernels.warm_up()
 
@@ -226,6 +229,8 @@ class DataPlane:
                 cum = np.cumsum(w / w.sum())
                 pick = np.searchsorted(cum, rngs.routing.random(len(idx)), side="right")
                 task[idx] = ids[np.minimum(pick, m - 1)]
+        if self.mixed_revisions:  # issue 15: the serving task's revision (503s keep the group's)
+            rev = np.where(task >= 0, table.revision[np.maximum(task, 0)], rev).astype(np.int8)
 
         probes: list[Probe] = []
         while self.probes and self.probes[0][0] < t1:
@@ -310,7 +315,7 @@ class DataPlane:
         # Requests: held as pending until their response has gone.
         task = all_task[:n_req]
         routed = task >= 0
-        if self.first_faulty_green is None and green_share > 0:
+        if self.first_faulty_green is None and (green_share > 0 or self.mixed_revisions):
             hit = (kind == PRODUCTION) & (rev == GREEN) & routed
             hit &= cols["faulty"][tk[:n_req]] > 0
             if hit.any():

@@ -83,6 +83,11 @@ class Recorder:
         running = [
             len(world.task_sets[r].running()) if r in world.task_sets else 0 for r in REVISIONS
         ]
+        if world.alb.shared_target_group:  # rolling update (issue 15): healthy per revision
+            counts = [
+                (len(world.task_sets[r].healthy()) if r in world.task_sets else 0, 0)
+                for r in REVISIONS
+            ]
         for g in range(2):
             self.state["healthy"][s0:s1, g] = counts[g][0]
             self.state["running"][s0:s1, g] = running[g]
@@ -178,7 +183,6 @@ class Recorder:
             part = per_sec[minutes == m].sum(axis=0)
             h = self.minute_hist.setdefault(int(m), np.zeros(HIST_BUCKETS, np.int64))
             h[lo:hi] += part
-
 
 
 def build_timeline(rec: Recorder, world: World) -> pd.DataFrame:

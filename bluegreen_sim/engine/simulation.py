@@ -25,10 +25,22 @@ from ..aws.faults import FaultEngine
 from ..aws.metrics import MetricStore, metrics_frame
 from ..results.result import Result
 from ..scenario import Scenario
+from . import connections
 from .dataplane import DataPlane
 from .recorder import REVISIONS, STATUSES, Recorder, build_timeline, percentile_ms
 
-STREAMS = ("arrivals", "routing", "service", "errors", "startup", "hooks", "faults", "clients")
+STREAMS = (
+    "arrivals",
+    "routing",
+    "service",
+    "errors",
+    "startup",
+    "hooks",
+    "faults",
+    # spawned after the others, so adding them left the others' draws unchanged
+    "clients",
+    "connections",
+)
 
 
 @dataclass
@@ -42,7 +54,8 @@ class Streams:
     startup: np.random.Generator
     hooks: np.random.Generator
     faults: np.random.Generator
-    clients: np.random.Generator  # last: spawned after the others, which it leaves unchanged
+    clients: np.random.Generator  # spawned after the others, which they leave unchanged
+    connections: np.random.Generator
 
     @classmethod
     def from_seed(cls, seed: int | np.random.SeedSequence) -> Streams:
@@ -73,6 +86,7 @@ class World:
         self.recorder = Recorder(self, record_requests)
         # ALB automatic target weights (weighted_random with anomaly_mitigation), else None
         self.anomaly = AnomalyMitigation(self) if lb.anomaly_mitigation else None
+        self.connections = None  # long-lived connections (issue 15), when the load has them
         self.dataplane = DataPlane(self)
         self.task_sets: dict[str, TaskSet] = {}
         self.deployment = DeploymentRecord(scenario.deployment.controller)
@@ -83,6 +97,7 @@ class World:
         blue.start_all(ready=True)
         for task in blue.tasks:
             self.faults.task_started(task)
+        self.connections = connections.attach(self)
         self.controller = CONTROLLERS[scenario.deployment.controller](self)
 
     # -- services for the processes ----------------------------------------------------------
@@ -274,6 +289,7 @@ def _summary(world: World, seed: Any, timeline: pd.DataFrame) -> dict[str, Any]:
         "clients_reached_green": (
             int(world.dataplane.clients.reached_green.sum()) if world.dataplane.clients else None
         ),
+        **connections.summary(world),
     }
     return summary
 

@@ -291,7 +291,7 @@ def _ecs_deployment_configuration(
     s: Scenario, alarm_names: list[Any], hook_arn: Any, role_arn: Any, camel: bool = False
 ) -> dict[str, Any]:
     dep = s.deployment
-    dc: dict[str, Any] = {"Strategy": dep.strategy, "BakeTimeInMinutes": _minutes(dep.bake_time)}
+    dc: dict[str, Any] = {"Strategy": dep.strategy, "BakeTimeInMinutes": _minutes(dep.bake_seconds)}
     if dep.strategy == "LINEAR":
         dc["LinearConfiguration"] = {
             "StepPercent": _num(dep.linear.step_percent),

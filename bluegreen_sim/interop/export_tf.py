@@ -249,7 +249,7 @@ def _tf_ecs(s: Scenario, lines: list[str], alarm_refs: dict) -> None:
     dep = s.deployment
     dc: list[tuple[str, Any]] = [
         ("strategy", dep.strategy),
-        ("bake_time_in_minutes", _minutes(dep.bake_time)),
+        ("bake_time_in_minutes", _minutes(dep.bake_seconds)),
     ]
     if dep.strategy == "LINEAR":
         dc.append(

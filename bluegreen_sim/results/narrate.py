@@ -35,6 +35,7 @@ _TASK_EVENTS = {
     ("alb", "target unhealthy"): "unhealthy",
     ("alb", "target draining"): "draining",
     ("alb", "target deregistered"): "deregistered",
+    ("clients", "connections dropped"): "dropped",  # long-lived connections (issue 15)
 }
 # Frequent controller bookkeeping, folded the same way (source: the controller).
 _BREAKER_EVENTS = ("circuit breaker count", "circuit breaker reset")
@@ -219,6 +220,14 @@ def _burst_line(b: _Burst, fleet: _Fleet, terminated: bool, hours: bool) -> _Lin
             f"{rev}: {_churn_text(b)}{span}; now {fleet.of(running, rev)} running, "
             f"{fleet.of(healthy, rev)} healthy"
         )
+    elif b.kind == "dropped":
+        source, at = "clients", b.first
+        dropped = sum(int(m.group()) for d in b.details if (m := re.match(r"\d+", d)))
+        how = str(b.details[0]).partition("; ")[2]  # the counts differ, the policy does not
+        text = (
+            f"{rev}: {_plural(dropped, 'long-lived connection')} dropped with "
+            f"{_plural(n, 'task')}{span}" + (f"; {how}" if how else "")
+        )
     elif b.kind == "breaker":
         source, style = rev, "dim"
         counted = sum(1 for d in b.details if d.startswith("count|"))
@@ -361,6 +370,11 @@ def narrate(result: Any, color: bool = False) -> str:
     if scenario is not None:
         desired = {rev: scenario.revision(rev).tasks for rev in ("blue", "green")}
     fleet = _Fleet(desired)
+    # Blue's tasks run and are healthy from the start (they log no start-up): count them, so a
+    # rolling update's "blue: 1 task stopped; 7/8 running" is told right (issue 15).
+    for number in range(1, desired.get("blue", 0) + 1):
+        fleet.apply("running", "blue", f"blue-{number}")
+        fleet.apply("healthy", "blue", f"blue-{number}")
     # Tasks of a revision that are started last: after that, "all stopped" means terminated.
     last_start: dict[str, float] = {}
     for row in events.itertuples(index=False):

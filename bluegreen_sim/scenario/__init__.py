@@ -39,7 +39,15 @@ from .files import load_scenario, read_empirical, read_trace, resolve_path, scen
 from .load_balancer import HealthCheckSpec, LoadBalancerSpec
 from .model import EngineSpec, Pricing, Scenario
 from .overrides import apply_overrides
-from .workload import FARGATE_CPU, Distribution, LoadSpec, LoadStep, RevisionSpec, ServiceSpec
+from .workload import (
+    FARGATE_CPU,
+    ConnectionsSpec,
+    Distribution,
+    LoadSpec,
+    LoadStep,
+    RevisionSpec,
+    ServiceSpec,
+)
 
 __all__ = [
     "CODEDEPLOY_CONFIGS",
@@ -58,6 +66,7 @@ __all__ = [
     "CircuitBreakerSpec",
     "CircuitBreakerThreshold",
     "CloudWatchSpec",
+    "ConnectionsSpec",
     "DeploymentSpec",
     "Distribution",
     "Duration",

@@ -162,22 +162,29 @@ class DeploymentSpec(_Model):
     # replaces first within the service's maximum_percent; stop_first is the older behaviour.
     task_set_replacement: Literal["replace_first", "stop_first"] = "replace_first"
     # ECS native
-    strategy: Literal["BLUE_GREEN", "LINEAR", "CANARY"] = "BLUE_GREEN"
+    strategy: Literal["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"] = "BLUE_GREEN"
     linear: LinearConfig = Field(default_factory=LinearConfig)
     canary: CanaryConfig = Field(default_factory=CanaryConfig)
-    bake_time: Duration = 900.0
+    # None: AWS's default for the strategy, 15 min for BLUE_GREEN, LINEAR and CANARY, none for
+    # ROLLING ("For rolling deployments, there is no bake time set by default"); see bake_seconds
+    bake_time: Duration | None = None
     circuit_breaker: CircuitBreakerSpec = Field(default_factory=CircuitBreakerSpec)
     alarm_rollback: bool = True
     # steps
     steps: list[StepSpec] = Field(default_factory=list)
     rollback_on_failure: bool = True
+    # The race between a weight change and its targets (issue 15): on a rollback, the seconds
+    # between scaling green down and moving production traffic back to blue (0: same instant).
+    rollback_reroute_delay: Duration = 0.0
 
     @model_validator(mode="after")
     def _check(self) -> DeploymentSpec:
         if self.termination_wait > 2880 * 60:
             raise ValueError("termination_wait must be at most 2880 minutes")
-        if self.bake_time > 1440 * 60:
+        if self.bake_time is not None and self.bake_time > 1440 * 60:
             raise ValueError("bake_time must be at most 1440 minutes")
+        if self.rollback_reroute_delay > 3600:
+            raise ValueError("rollback_reroute_delay must be at most 3600s")
         if len(set(self.alarms)) != len(self.alarms):
             raise ValueError("each alarm may be named only once")
         if self.controller == "codedeploy":
@@ -189,7 +196,8 @@ class DeploymentSpec(_Model):
                 )
             allowed: tuple[str, ...] = CODEDEPLOY_HOOKS
         elif self.controller == "ecs":
-            allowed = ECS_HOOK_STAGES
+            # Lifecycle hooks belong to the blue/green-style strategies; a rolling update has none.
+            allowed = () if self.strategy == "ROLLING" else ECS_HOOK_STAGES
         elif self.controller == "steps":
             allowed = ("analysis",)
             if not self.steps:
@@ -212,6 +220,13 @@ class DeploymentSpec(_Model):
             if hook.timeout is not None and not 60 <= hook.timeout <= 20160 * 60:
                 raise ValueError("hook timeout must be between 1 and 20160 minutes")
         return self
+
+    @property
+    def bake_seconds(self) -> float:
+        """The ECS bake time in force: ``bake_time``, or AWS's default for the strategy."""
+        if self.bake_time is not None:
+            return self.bake_time
+        return 0.0 if self.strategy == "ROLLING" else 900.0
 
     def traffic_routing(self) -> tuple[str, int, float]:
         """(type, percentage, interval in seconds) of the CodeDeploy configuration."""

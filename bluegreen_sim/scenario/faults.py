@@ -21,6 +21,7 @@ FAULT_KINDS = (
     "slow_leak",
     "load_dependent",
     "dependency_outage",
+    "listener_reset",
 )
 FAULT_ANCHORS = (
     "start",
@@ -49,6 +50,9 @@ class FaultSpec(_Model):
     growth: Duration = 0.0
     crash_after: Duration | None = None
     utilisation: Fraction = 0.8
+    # listener_reset: an outside change (infrastructure as code) sets the production listener
+    # rule back to the template's weights: green's weight in percent (0: all to blue).
+    green_weight: float = Field(default=0.0, ge=0.0, le=100.0)
 
     @model_validator(mode="after")
     def _check_kind(self) -> FaultSpec:

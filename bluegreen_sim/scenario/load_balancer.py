@@ -65,6 +65,9 @@ class LoadBalancerSpec(_Model):
     # Automatic target weights' anomaly mitigation (weighted_random routing only; off by
     # default, as on AWS): see bluegreen_sim.aws.anomaly.
     anomaly_mitigation: bool = False
+    # Seconds before a listener (weight) change takes effect on every load-balancer node. AWS
+    # documents none: 0 keeps a weight change and its targets consistent by construction.
+    listener_change_delay: Duration = 0.0
 
     @model_validator(mode="after")
     def _check_ranges(self) -> LoadBalancerSpec:
@@ -80,6 +83,8 @@ class LoadBalancerSpec(_Model):
             raise ValueError("anomaly_mitigation needs routing: weighted_random (AWS rule)")
         if self.slow_start and self.routing == "weighted_random":
             raise ValueError("slow_start cannot be combined with weighted_random (AWS rule)")
+        if self.listener_change_delay > 600:
+            raise ValueError("listener_change_delay must be between 0s and 600s")
         if not 1 <= self.idle_timeout <= 4000:
             raise ValueError("idle_timeout must be between 1s and 4000s")
         return self

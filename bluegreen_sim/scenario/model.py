@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pydantic import (
     Field,
     field_validator,
@@ -84,6 +86,8 @@ class Scenario(_Model):
                 "deployment.config: with a Network Load Balancer CodeDeploy supports only "
                 "CodeDeployDefault.ECSAllAtOnce (AWS rule)"
             )
+        if dep.controller == "ecs" and dep.strategy == "ROLLING":
+            _check_rolling_bounds(self)
         return self
 
     def revision(self, name: str) -> ServiceSpec:
@@ -91,6 +95,19 @@ class Scenario(_Model):
         rev = self.blue if name == "blue" else self.green
         overrides = {k: v for k, v in rev.model_dump().items() if v is not None}
         return self.service.model_copy(update={k: getattr(rev, k) for k in overrides})
+
+
+def _check_rolling_bounds(sc: Scenario) -> None:
+    """A rolling update must be able to start or stop at least one task."""
+    blue = sc.revision("blue")
+    n = blue.tasks
+    floor_healthy = math.ceil(n * blue.minimum_healthy_percent / 100 - 1e-9)
+    ceiling = math.floor(n * blue.maximum_percent / 100 + 1e-9)
+    if ceiling <= n and floor_healthy >= n:
+        raise ValueError(
+            "service: a rolling update needs maximum_percent above 100 or "
+            "minimum_healthy_percent below 100 (ECS could neither start nor stop a task)"
+        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -84,6 +84,32 @@ class LoadStep(_Model):
     rps: float = Field(ge=0)
 
 
+def _connection_lifetime_default() -> Distribution:
+    return Distribution(distribution="exponential", mean=600.0)
+
+
+class ConnectionsSpec(_Model):
+    """Clients on long-lived connections (WebSocket, gRPC streams, HTTP keep-alive), issue 15.
+
+    ``count`` connections are open from the start, each pinned to the target its handshake
+    reached. One ends after its ``lifetime`` and the client reconnects at once; one whose target
+    is deregistered and stopped is dropped, and its client reconnects uniformly within
+    ``reconnect_jitter``. Each (re)connection is a handshake request through the load balancer.
+    """
+
+    count: int = Field(default=0, ge=0, le=1_000_000)
+    lifetime: Distribution = Field(default_factory=_connection_lifetime_default)
+    reconnect_jitter: Duration = 5.0
+
+    @model_validator(mode="after")
+    def _check(self) -> ConnectionsSpec:
+        if self.reconnect_jitter > 3600:
+            raise ValueError("reconnect_jitter must be at most 3600s")
+        if self.lifetime.distribution != "empirical" and self.lifetime.mean_seconds() < 1.0:
+            raise ValueError("connection lifetime: the mean must be at least 1s")
+        return self
+
+
 class LoadSpec(_Model):
     """Production request load: a mean rate with a pattern, Poisson or evenly spaced arrivals."""
 
@@ -102,6 +128,8 @@ class LoadSpec(_Model):
     # None: requests are not told apart (each is split by the weights on its own). Needed by
     # target-group stickiness, which is per client.
     clients: int | None = Field(default=None, ge=1, le=10_000_000)
+    # long-lived connections (issue 15); their handshakes come on top of ``rps``
+    connections: ConnectionsSpec = Field(default_factory=ConnectionsSpec)
 
     @model_validator(mode="after")
     def _check_pattern(self) -> LoadSpec:

@@ -185,10 +185,21 @@ class Deployment:
         self.record.reason = reason
         self.stop_watching()
         self.log("rollback started", reason)
-        world.listener.set_green_weight(0.0, "rollback")
+        delay = self.spec.rollback_reroute_delay
+        if delay > 0:
+            # issue 15: green is scaled down first and the weights move back ``delay`` s later;
+            # meanwhile green's group has no registered target and its share gets 503s.
+            self.log("reroute to blue delayed", f"{delay:g}s after green is scaled down")
+            world.env.process(self._reroute_later(delay))
+        else:
+            world.listener.set_green_weight(0.0, "rollback")
         world.listener.test_traffic_to_green = False
         if self.green is not None:
             self.green.remove("rolled back")
+
+    def _reroute_later(self, delay: float):
+        yield self.world.env.timeout(delay)
+        self.world.listener.set_green_weight(0.0, "rollback")
 
     def stop_here(self, reason: str) -> None:
         """Stop without rollback: components remain in their current state."""

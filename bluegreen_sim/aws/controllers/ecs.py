@@ -132,6 +132,14 @@ class EcsDeployment(Deployment):
 
     name = "ecs"
 
+    def __new__(cls, world: World):
+        # strategy ROLLING has no second target group: its own controller (rolling.py)
+        if cls is EcsDeployment and world.scenario.deployment.strategy == "ROLLING":
+            from .rolling import RollingDeployment
+
+            return super().__new__(RollingDeployment)
+        return super().__new__(cls)
+
     def __init__(self, world: World):
         super().__init__(world)
         env = world.env
@@ -151,7 +159,7 @@ class EcsDeployment(Deployment):
             )
         else:
             how = "BLUE_GREEN"
-        return f"strategy {how}, bake time {spec.bake_time / 60:g}m"
+        return f"strategy {how}, bake time {spec.bake_seconds / 60:g}m"
 
     # -- the process -------------------------------------------------------------------
     def run(self):
@@ -200,8 +208,10 @@ class EcsDeployment(Deployment):
             "POST_PRODUCTION_TRAFFIC_SHIFT", "green serves 100% of production traffic"
         )
 
-        self.stage("BAKE_TIME", detail=f"blue and green both running for {spec.bake_time / 60:g}m")
-        yield from self._hold(spec.bake_time)
+        self.stage(
+            "BAKE_TIME", detail=f"blue and green both running for {spec.bake_seconds / 60:g}m"
+        )
+        yield from self._hold(spec.bake_seconds)
 
         # From here on the deployment can no longer be rolled back.
         self.stage("CLEAN_UP", detail="blue service revision scales down to 0")
