@@ -38,13 +38,23 @@ import pandas as pd
 from .errors import CalibrationError
 
 ALB_TYPES = ("http", "https", "h2", "grpcs", "ws", "wss")
-FIELDS = ["type", "time", "elb", "client:port", "target:port", "request_processing_time", "target_processing_time", "response_processing_time", "elb_status_code", "target_status_code", "received_bytes", "sent_bytes", "request", "user_agent", "ssl_cipher", "ssl_protocol", "target_group_arn", "trace_id", "domain_name", "chosen_cert_arn", "matched_rule_priority", "request_creation_time", "actions_executed", "redirect_url", "error_reason", "target:port_list", "target_status_code_list", "classification", "classification_reason", "conn_trace_id", "transformed_host", "transformed_uri", "request_transform_status"]
+_FIELD_NAMES = (
+    "type time elb client:port target:port request_processing_time target_processing_time "
+    "response_processing_time elb_status_code target_status_code received_bytes sent_bytes "
+    "request user_agent ssl_cipher ssl_protocol target_group_arn trace_id domain_name "
+    "chosen_cert_arn matched_rule_priority request_creation_time actions_executed redirect_url "
+    "error_reason target:port_list target_status_code_list classification classification_reason "
+    "conn_trace_id transformed_host transformed_uri request_transform_status"
+)
+FIELDS = tuple(_FIELD_NAMES.split())
 # Columns this reader converts (0-based positions in the entry).
 TYPE, TIME, CLIENT, TARGET, REQ_T, TARGET_T, RESP_T, ELB_STATUS, TARGET_STATUS = (
     0, 1, 3, 4, 5, 6, 7, 8, 9
 )  # fmt: skip
 TG_ARN, CREATED = 16, 21
 MIN_FIELDS = 12  # up to sent_bytes: fewer than this is not an ALB entry
+COUNTS = ("requests", "target_answered", "target_5xx", "no_response", "elb_5xx", "elb_502",
+          "elb_503", "elb_504", "elb_4xx")  # fmt: skip
 USED = (TYPE, TIME, CLIENT, TARGET, REQ_T, TARGET_T, RESP_T, ELB_STATUS, TARGET_STATUS, TG_ARN,
         CREATED)  # fmt: skip
 
@@ -148,10 +158,8 @@ def sniff(path: Path, lines: int = 50) -> int:
     if not head:
         raise CalibrationError(f"{path}: the file is empty; expected ALB access log entries")
     first = head[0]
-    if (
-        first.startswith(("#Version:", "#Fields:"))
-        or ("\t" in first
-        and _ISO.match(first.replace("\t", "T", 1)))
+    if first.startswith(("#Version:", "#Fields:")) or (
+        "\t" in first and _ISO.match(first.replace("\t", "T", 1))
     ):
         raise CalibrationError(
             f"{path}: this looks like a CloudFront access log (tab-separated, '#Fields' "
@@ -276,7 +284,7 @@ def _chunks(path: Path, nfields: int, chunksize: int) -> Iterator[tuple[pd.DataF
             keep_default_na=False,
             na_values={
                 c: ["-"] for c in (TARGET, REQ_T, TARGET_T, RESP_T, ELB_STATUS, TARGET_STATUS)
-            },  # fmt: skip
+            },
             engine="c",
             chunksize=chunksize,
             on_bad_lines="skip",
@@ -319,7 +327,7 @@ class _Accumulator:
         n = len(chunk)
         data.lines += n
         kind = chunk[TYPE]
-        when = chunk[CREATED] if CREATED in chunk else None
+        when = chunk.get(CREATED)
         if when is None or when.isna().all() or (when == "").all():
             when = chunk[TIME]
             data.arrival_field = "time"
@@ -422,7 +430,7 @@ class _Accumulator:
         data.clients = self.clients[0].sort_values(ascending=False)
         for g, rows in minutes.groupby("group"):
             stats = data.groups.setdefault(str(g), GroupStats())
-            for name in ["requests", "target_answered", "target_5xx", "no_response", "elb_5xx", "elb_502", "elb_503", "elb_504", "elb_4xx"]:
+            for name in COUNTS:
                 setattr(stats, name, int(rows[name].sum()))
 
 
