@@ -7,11 +7,13 @@ The public API::
     result.summary, result.timeline, result.events, result.plot()
 
 ``compare`` runs variants over the same seeds; ``sweep`` runs grids × replications on
-serial, process or Dask backends; ``evaluate_alarm`` is CloudWatch's evaluation rule alone.
+serial, process or Dask backends; ``evaluate_alarm`` is CloudWatch's evaluation rule alone;
+``calibrate`` fits the workload to the user's ALB access logs and CloudWatch exports.
 """
 
 from .cloudwatch import evaluate_alarm
 from .compare import compare
+from .interop.logs import calibrate
 from .results import Result
 from .scenario import Scenario, ScenarioError, load_scenario
 from .simulation import simulate
@@ -23,6 +25,7 @@ __all__ = [
     "Result",
     "Scenario",
     "ScenarioError",
+    "calibrate",
     "compare",
     "evaluate_alarm",
     "load_scenario",

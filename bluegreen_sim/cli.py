@@ -178,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--out", type=Path, default=None, metavar="PATH", help="write the rows")
     swp.add_argument("--no-progress", action="store_true", help="no progress bar")
     swp.set_defaults(handler=cmd_sweep)
+
+    # calibrate (issue 12): its parser and handler live with the rest of calibration
+    from .interop.logs.cli import add_calibrate_parser
+
+    add_calibrate_parser(sub, parents=[common])
     return parser
 
 

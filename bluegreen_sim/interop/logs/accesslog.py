@@ -49,14 +49,42 @@ _FIELD_NAMES = (
 FIELDS = tuple(_FIELD_NAMES.split())
 # Columns this reader converts (0-based positions in the entry).
 TYPE, TIME, CLIENT, TARGET, REQ_T, TARGET_T, RESP_T, ELB_STATUS, TARGET_STATUS = (
-    0, 1, 3, 4, 5, 6, 7, 8, 9
-)  # fmt: skip
+    0,
+    1,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+)
 TG_ARN, CREATED = 16, 21
 MIN_FIELDS = 12  # up to sent_bytes: fewer than this is not an ALB entry
-COUNTS = ("requests", "target_answered", "target_5xx", "no_response", "elb_5xx", "elb_502",
-          "elb_503", "elb_504", "elb_4xx")  # fmt: skip
-USED = (TYPE, TIME, CLIENT, TARGET, REQ_T, TARGET_T, RESP_T, ELB_STATUS, TARGET_STATUS, TG_ARN,
-        CREATED)  # fmt: skip
+COUNTS = (
+    "requests",
+    "target_answered",
+    "target_5xx",
+    "no_response",
+    "elb_5xx",
+    "elb_502",
+    "elb_503",
+    "elb_504",
+    "elb_4xx",
+)
+USED = (
+    TYPE,
+    TIME,
+    CLIENT,
+    TARGET,
+    REQ_T,
+    TARGET_T,
+    RESP_T,
+    ELB_STATUS,
+    TARGET_STATUS,
+    TG_ARN,
+    CREATED,
+)
 
 LOG_SUFFIXES = (".log", ".log.gz", ".gz", ".txt")
 SAMPLE_SIZE = 100_000  # latency values kept per target group (a uniform random sample)
