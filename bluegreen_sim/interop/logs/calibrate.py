@@ -169,8 +169,9 @@ def _from_logs(
     if answered[main] == 0 and any(answered.values()):
         main = max(answered, key=answered.get)
     n_all = sum(totals.values())
+    label = _labels(list(data.groups))
     for g, s in sorted(data.groups.items(), key=lambda kv: -kv[1].requests):
-        report.errors[group_name(g)] = {
+        report.errors[label[g]] = {
             "requests": s.requests,
             "share": s.requests / n_all,
             "target_5xx": wilson(s.target_5xx, s.target_answered),
@@ -181,11 +182,11 @@ def _from_logs(
             "elb_502_503_504": wilson(s.elb_502 + s.elb_503 + s.elb_504, s.requests),
             "no_response": s.no_response,
         }
-        report.targets[group_name(g)] = targets_seen(data.targets, data.per_minute, g)
+        report.targets[label[g]] = targets_seen(data.targets, data.per_minute, g)
     if len([g for g in totals if totals[g] > 0 and g != "-"]) > 1:
         report.notes.append(
             "more than one target group answered (a weighted blue/green listener, or several "
-            f"rules): the workload uses '{group_name(main)}', the busiest; the others are "
+            f"rules): the workload uses '{label[main]}', the busiest; the others are "
             "reported above"
         )
     # service time
@@ -198,7 +199,7 @@ def _from_logs(
         )
     fits = fit_service_time(sample, seed=seed)
     mean_s = float(np.mean(sample))
-    ntargets = report.targets[group_name(main)].get("targets") or 1
+    ntargets = report.targets[label[main]].get("targets") or 1
     rps_main = stats.requests / duration
     load = rps_main / ntargets * mean_s
     conc = concurrency if concurrency is not None else concurrency_for(load)
@@ -206,7 +207,7 @@ def _from_logs(
     report.latency_ms = empirical_quantiles(sample)
     report.latency_sample_s = np.asarray(sample)
     report.service = {
-        "group": group_name(main),
+        "group": label[main],
         "n": int(stats.hist.sum()),
         "observed_ms": _observed_quantiles(stats.hist, sample),
         "fits": fits,
@@ -230,7 +231,7 @@ def _from_logs(
             f"{stats.no_response} request(s) got no answer from a target (-1 times): they are "
             "left out of the service time and counted in the ELB errors"
         )
-    target_5xx = report.errors[group_name(main)]["target_5xx"][0]
+    target_5xx = report.errors[label[main]]["target_5xx"][0]
     lat: dict[str, Any]
     if latency == "lognormal":
         ln = fits["fits"]["lognormal"]
@@ -262,6 +263,16 @@ def _from_logs(
     }
     if duration > MAX_DURATION:
         report.notes.append("the logs span more than 7 days: the workload's duration is 7 days")
+
+
+def _labels(arns: list[str]) -> dict[str, str]:
+    """Short names of target groups: the name, with the region when two share a name."""
+    names = {a: group_name(a) for a in arns}
+    counts = pd.Series(list(names.values())).value_counts()
+    return {
+        a: f"{n} ({a.split(':')[3]})" if counts[n] > 1 and a.count(":") >= 5 else n
+        for a, n in names.items()
+    }
 
 
 def _observed_quantiles(hist: np.ndarray, sample: np.ndarray) -> dict[str, float]:
