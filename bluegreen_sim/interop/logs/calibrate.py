@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from .accesslog import HIST_EDGES, AccessLogData, find_log_files, read_access_logs
-from .cloudwatch_export import CloudWatchData, read_cloudwatch_exports
+from .cloudwatch_export import CloudWatchData, epoch_seconds, read_cloudwatch_exports
 from .errors import CalibrationError
 from .fit import (
     client_population,
@@ -291,7 +291,7 @@ def _cross_check(cw: CloudWatchData, data: AccessLogData, report: CalibrationRep
     rc = cw.get("RequestCount", "Sum")
     if rc is None:
         return
-    t = rc.index.asi8 / 1e9
+    t = epoch_seconds(rc.index)
     period = cw.period("RequestCount", "Sum")
     inside = (t >= data.start) & (t + period <= data.end)
     if not inside.any():

@@ -70,9 +70,14 @@ class CloudWatchData:
         s = self.series[(metric, stat)]
         if len(s) < 2:
             return 60.0
-        gaps = np.diff(s.index.asi8) / 1e9
+        gaps = np.diff(epoch_seconds(s.index))
         values, counts = np.unique(np.round(gaps[gaps > 0]), return_counts=True)
         return float(values[np.argmax(counts)]) if len(values) else 60.0
+
+
+def epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:
+    """Seconds since 1970 of UTC timestamps (whatever the unit pandas stores them in)."""
+    return (index - pd.Timestamp("1970-01-01", tz="UTC")).total_seconds().to_numpy()
 
 
 def _metric_of(text: str) -> str | None:
