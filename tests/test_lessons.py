@@ -181,6 +181,15 @@ LESSONS: dict[str, Lesson] = {
         f"{DEPLOYED} > production traffic shifted > termination wait 60m > blue task set removed",
         "requests_failed == 0",
     ),
+    # issue 12: a canary on a workload calibrated from an access log (variants pinned in
+    # tests/test_calibrate_lesson.py)
+    "19-calibrated-canary.yaml": Lesson(
+        "ROLLED_BACK",
+        f"{DEPLOYED} > production traffic shifted > alarm ALARM > rollback started"
+        " > deployment rolled back",
+        "alarms_fired == ['green-5xx']; detected_before_full_traffic == True;"
+        " full_traffic_s is None; error_rate_blue > 0.003; error_rate_blue < 0.007",
+    ),
     "canary-bad-green.yaml": Lesson(
         "ROLLED_BACK",
         f"{DEPLOYED} > production traffic shifted > alarm ALARM > rollback started"

@@ -439,6 +439,7 @@ def write_workload(report: CalibrationReport, out: str | os.PathLike) -> list[Pa
                 continue
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
             os.close(fd)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are ordinary files
             staged.append((Path(tmp), target))
             write(Path(tmp))
         for tmp, target in staged:
@@ -447,6 +448,12 @@ def write_workload(report: CalibrationReport, out: str | os.PathLike) -> list[Pa
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
     return [t for _, t in staged]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write_latency(report: CalibrationReport, path: Path) -> None:

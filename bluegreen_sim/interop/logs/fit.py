@@ -135,7 +135,7 @@ def client_population(clients: pd.Series) -> dict[str, Any]:
         "clients": len(per),
         "requests_per_client_mean": round(float(per.mean()), 2),
         "requests_per_client_median": float(np.median(per)),
-        "requests_per_client_p90": float(np.quantile(per, 0.9)),
+        "requests_per_client_p90": round(float(np.quantile(per, 0.9)), 2),
         "requests_per_client_max": int(per.max()),
         "top_1pct_share": round(float(np.sort(per)[::-1][:top].sum() / per.sum()), 4),
     }

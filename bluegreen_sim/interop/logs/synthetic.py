@@ -95,9 +95,14 @@ def generate_lines(spec: SyntheticTraffic) -> pd.Series:
     tip = tip.where(~elb_fail, "-")
     tstat = col(status).where(~elb_fail, "-")
     elb_status = col(np.where(elb_fail, 502, status))
-    cip = "192.0.2." + col(client % 250 + 1) + ":" + col(1024 + rng.integers(0, 60000, n))
-    cip = cip.where(
-        client < 250, "198.51." + col(client // 250) + ".7:" + col(40000 + client % 999)
+    # one IP per client (the port changes with each connection)
+    cip = (
+        "198.51."
+        + col(client // 250)
+        + "."
+        + col(client % 250 + 1)
+        + ":"
+        + col(1024 + rng.integers(0, 60000, n))
     )
     tg = pd.Series(np.array([target_group_arn(g) for g in names], dtype=object)[group]).astype(str)
     kind = pd.Series(np.array(["https", "h2", "http"], dtype=object)[rng.integers(0, 3, n)])
@@ -140,7 +145,6 @@ def generate_lines(spec: SyntheticTraffic) -> pd.Series:
         '"-"',
         '"-"',
     ][: FIELD_VERSIONS[spec.version]]
-    line = pd.Series([fields[0].iloc[0]] * 0, dtype=str)
     line = fields[0].astype(str)
     for f in fields[1:]:
         line = line + " " + (f if isinstance(f, pd.Series) else pd.Series([f] * n))
@@ -153,8 +157,12 @@ def write_log(path: str | Path, spec: SyntheticTraffic) -> int:
     lines = generate_lines(spec)
     text = "\n".join(lines.tolist()) + "\n"
     if path.suffix == ".gz":
-        with gzip.open(path, "wt", encoding="utf-8") as fh:
-            fh.write(text)
+        # mtime 0: the same traffic gives the same bytes (a reproducible sample file)
+        with (
+            open(path, "wb") as raw,
+            gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as fh,
+        ):
+            fh.write(text.encode("utf-8"))
     else:
         path.write_text(text, encoding="utf-8")
     return len(lines)
