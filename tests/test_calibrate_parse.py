@@ -191,3 +191,23 @@ def test_a_gzip_file_that_is_not_gzip_inside_is_refused(tmp_path: Path) -> None:
     broken.write_bytes(gzip.compress(DOCUMENTED.read_bytes())[:-30] + b"\x00" * 30)
     with pytest.raises(CalibrationError, match=r"broken\.log\.gz"):
         read_access_logs([broken], progress=False)
+
+
+def test_edge_entries(tmp_path: Path, capsys) -> None:
+    first = DOCUMENTED.read_text().splitlines()[0]
+    # a client that left before any response: '-' statuses; still an entry
+    left = first.replace("0.000 0.001 0.000 200 200", "0.000 0.001 0.000 - -")
+    path = tmp_path / "left.log"
+    path.write_text("\n".join([first] * 3 + [left]) + "\n")
+    data = read_access_logs([path], progress=False)
+    assert (data.entries, data.bad_lines) == (4, 0)
+    # only fixed responses (no target group, no target): nothing to fit a service time on
+    fixed = first.replace("10.0.0.1:80 0.000 0.001 0.000 200 200", "- 0.000 -1 0.000 200 -")
+    fixed = fixed.replace(first.split()[16], "-")
+    path = tmp_path / "fixed.log"
+    path.write_text("\n".join([fixed] * 30) + "\n")
+    _refuses([path], capsys, "fixed.log", "expected at least 20 answered requests")
+    # a quote that never closes swallows the rest of the file: refused, not guessed
+    path = tmp_path / "quote.log"
+    path.write_text("\n".join([first] * 30 + ['http "oops']) + "\n")
+    _refuses([path], capsys, "quote.log", "cannot parse")

@@ -364,9 +364,9 @@ class _Accumulator:
             t = t.fillna(pd.to_datetime(chunk[TIME], format="ISO8601", utc=True, errors="coerce"))
         num = {c: _numbers(chunk[c]) for c in (REQ_T, TARGET_T, RESP_T, ELB_STATUS)}
         tstat = _numbers(chunk[TARGET_STATUS])
-        ok = kind.isin(ALB_TYPES) & t.notna()
-        for c in num.values():
-            ok &= c.notna()
+        # an entry needs its type, a time and a target time (-1 when no target answered); a
+        # status may be '-' (a client that left before any response)
+        ok = kind.isin(ALB_TYPES) & t.notna() & num[TARGET_T].notna()
         bad = int(n - ok.sum())
         if bad:
             data.bad_lines += bad

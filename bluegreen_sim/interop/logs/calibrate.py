@@ -107,6 +107,11 @@ def calibrate(
     if check:
         from .check import run_check
 
+        if report.latency_sample_s is None:
+            raise CalibrationError(
+                f"{paths[0]}: --check compares with access logs; CloudWatch exports alone "
+                "hold no per-request latencies"
+            )
         if plot is None and out is not None:
             plot = Path(out).with_suffix(".check.png")
         run_check(report, seeds=check_seeds, max_duration=check_duration, seed=seed, plot=plot)
@@ -233,6 +238,11 @@ def _from_logs(
         )
     target_5xx = report.errors[label[main]]["target_5xx"][0]
     lat: dict[str, Any]
+    if latency == "lognormal" and "lognormal" not in fits["fits"]:
+        report.notes.append(
+            "the lognormal fit failed on these times: the workload uses the empirical distribution"
+        )
+        latency = report.service["model"] = "empirical"
     if latency == "lognormal":
         ln = fits["fits"]["lognormal"]
         lat = {

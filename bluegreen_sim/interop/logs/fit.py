@@ -172,8 +172,14 @@ def fit_service_time(sample: np.ndarray, seed: int = 0, max_fit: int = 20_000) -
     fits: dict[str, dict[str, Any]] = {}
     families = {"lognormal": stats.lognorm, "gamma": stats.gamma, "weibull": stats.weibull_min}
     for name, dist in families.items():
-        params = dist.fit(fit_x, floc=0)
-        ks = stats.kstest(fit_x, dist.cdf, args=params)
+        try:
+            with np.errstate(all="ignore"):
+                params = dist.fit(fit_x, floc=0)
+                ks = stats.kstest(fit_x, dist.cdf, args=params)
+        except (ValueError, RuntimeError, FloatingPointError):
+            continue  # a family that cannot describe these values (e.g. all equal)
+        if not all(math.isfinite(p) for p in params) or not math.isfinite(ks.statistic):
+            continue
         entry = {"D": round(float(ks.statistic), 5), "p_value": float(ks.pvalue)}
         if name == "lognormal":
             sigma, _, scale = params
@@ -188,7 +194,7 @@ def fit_service_time(sample: np.ndarray, seed: int = 0, max_fit: int = 20_000) -
             entry.update(shape=float(params[0]), scale_s=float(params[2]))
         entry["mean_s"] = float(dist.mean(*params))
         fits[name] = entry
-    best = min(fits, key=lambda k: fits[k]["D"])
+    best = min(fits, key=lambda k: fits[k]["D"]) if fits else None
     return {
         "n": len(x),
         "n_fitted": len(fit_x),
