@@ -79,6 +79,7 @@ def _child(mode: str, paths: list[str], chunksize: int) -> None:
 
     base = _peak_mb()
     t0 = time.perf_counter()
+    c0 = time.process_time()
     if mode == "parse":
         data = read_access_logs([Path(p) for p in paths], chunksize=chunksize, progress=False)
         lines = data.lines
@@ -86,8 +87,13 @@ def _child(mode: str, paths: list[str], chunksize: int) -> None:
         _, report = calibrate(paths, progress=False)
         lines = report.sources["lines"]
     seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     peak = _peak_mb()
-    print(json.dumps({"lines": lines, "seconds": seconds, "baseline_mb": base, "peak_mb": peak}))
+    print(
+        json.dumps(
+            {"lines": lines, "seconds": seconds, "cpu_s": cpu, "baseline_mb": base, "peak_mb": peak}
+        )
+    )
 
 
 def _measure(mode: str, paths: list[Path], chunksize: int) -> dict:
@@ -145,9 +151,12 @@ def main() -> None:
             r = _measure(mode, paths, args.chunksize)
             rate = r["lines"] / r["seconds"]
             mb_s = size_mb * len(paths) / r["seconds"]
+            # per CPU second: what the reader does on a core of its own (one thread), whatever
+            # else the machine runs
             print(
                 f"{label:10s} {r['lines']:>10,} lines  {r['seconds']:6.2f} s  "
-                f"{rate:>10,.0f} lines/s  {mb_s:6.0f} MB/s  peak RSS {r['peak_mb']:6.0f} MB "
+                f"{rate:>10,.0f} lines/s ({r['lines'] / r['cpu_s']:,.0f} per CPU s)  "
+                f"{mb_s:5.0f} MB/s  peak RSS {r['peak_mb']:4.0f} MB "
                 f"(after imports {r['baseline_mb']:.0f} MB)"
             )
     finally:
