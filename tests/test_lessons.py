@@ -188,7 +188,8 @@ LESSONS: dict[str, Lesson] = {
         f"{DEPLOYED} > production traffic shifted > alarm ALARM > rollback started"
         " > deployment rolled back",
         "alarms_fired == ['green-5xx']; detected_before_full_traffic == True;"
-        " full_traffic_s is None; error_rate_blue > 0.003; error_rate_blue < 0.007",
+        " full_traffic_s is None; error_rate_blue > 0.003; error_rate_blue < 0.007;"
+        " time_to_detect_s < 180; requests_failed_green < 30",
     ),
     "canary-bad-green.yaml": Lesson(
         "ROLLED_BACK",
