@@ -11,6 +11,7 @@ connection (``-1`` target time, ELB 502), gRPC, and user agents with spaces.
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -211,3 +212,18 @@ def test_edge_entries(tmp_path: Path, capsys) -> None:
     path = tmp_path / "quote.log"
     path.write_text("\n".join([first] * 30 + ['http "oops']) + "\n")
     _refuses([path], capsys, "quote.log", "cannot parse")
+
+
+def test_a_gap_in_the_logs_is_reported(tmp_path: Path) -> None:
+    from bluegreen_sim import calibrate
+
+    write_log(tmp_path / "a.log", SyntheticTraffic(rps=20, duration=120, seed=7))
+    write_log(
+        tmp_path / "b.log",
+        SyntheticTraffic(rps=20, duration=120, seed=8, start="2026-11-30T11:00:00Z"),
+    )
+    _, report = calibrate([tmp_path], progress=False)
+    gap = [n for n in report.notes if n.startswith("no entry for")]
+    assert len(gap) == 1 and "for 58 minutes" in gap[0], report.notes
+    assert report.trace["rps"].min() == 0  # the trace holds the gap as zero
+    assert "NaN" not in json.dumps(report.to_dict())

@@ -30,6 +30,7 @@ from .fit import (
     erlang_c,
     fit_diurnal,
     fit_service_time,
+    longest_gap,
     rate_trace,
     targets_seen,
     wilson,
@@ -162,6 +163,13 @@ def _from_logs(
         "dispersion": dispersion(data.per_second),
         "clients": client_population(data.clients),
     }
+    gap_start, gap = longest_gap(data.per_second)
+    if gap >= 600:
+        when = pd.Timestamp(gap_start, unit="s", tz="UTC").isoformat()
+        report.notes.append(
+            f"no entry for {gap / 60:.0f} minutes from {when}: missing log files, or no "
+            "traffic; the trace holds zero requests there"
+        )
     diurnal = fit_diurnal(data.per_second, start)
     arrivals["diurnal"] = diurnal
     if diurnal is None:

@@ -124,6 +124,17 @@ def dispersion(per_second: pd.Series) -> dict[str, Any]:
     }
 
 
+def longest_gap(per_second: pd.Series) -> tuple[float, float]:
+    """(start, length) in seconds of the longest stretch without an entry: missing log files
+    or a quiet service, which the trace cannot tell apart (it holds zero there)."""
+    sec = np.sort(per_second.index.to_numpy())
+    if len(sec) < 2:
+        return float(sec[0]) if len(sec) else 0.0, 0.0
+    gaps = np.diff(sec) - 1
+    i = int(np.argmax(gaps))
+    return float(sec[i] + 1), float(gaps[i])
+
+
 def client_population(clients: pd.Series) -> dict[str, Any]:
     """Distinct client IPs and requests per client (the port is left out: one client opens
     many connections). A proxy or NAT in front of the load balancer shows as one client."""

@@ -57,7 +57,8 @@ class CalibrationReport:
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data (no tables; JSON-ready)."""
         keys = "sources arrivals service errors targets cloudwatch notes workload check"
-        return json.loads(json.dumps({k: getattr(self, k) for k in keys.split()}, default=_plain))
+        plain = json.loads(json.dumps({k: getattr(self, k) for k in keys.split()}, default=_plain))
+        return _no_nan(plain)
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -168,6 +169,17 @@ def _pct(triple: list[float] | tuple[float, float, float]) -> str:
     if p != p:  # NaN
         return "n/a"
     return f"{p:.3%} [{lo:.3%}, {hi:.3%}]"
+
+
+def _no_nan(value: Any) -> Any:
+    # NaN (a rate of nothing) is not JSON: None says "no value"
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return value
 
 
 def _plain(value: Any) -> Any:
