@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ...scenario import Z99
 
@@ -175,6 +174,8 @@ def fit_service_time(sample: np.ndarray, seed: int = 0, max_fit: int = 20_000) -
     values, D of the true model is about 0.87 / sqrt(n) (the median of the KS distribution),
     so a fit whose D is several times that is visibly wrong.
     """
+    from scipy import stats  # here, not at import: `import bluegreen_sim` stays quick
+
     rng = np.random.default_rng(seed)
     x, rounded = _prepare(sample, rng)
     if len(x) < 20:
