@@ -227,3 +227,19 @@ def test_a_gap_in_the_logs_is_reported(tmp_path: Path) -> None:
     assert len(gap) == 1 and "for 58 minutes" in gap[0], report.notes
     assert report.trace["rps"].min() == 0  # the trace holds the gap as zero
     assert "NaN" not in json.dumps(report.to_dict())
+
+
+def test_a_real_process_refuses_without_traceback() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "bluegreen_sim", "calibrate", str(FILES / "classic-elb.log")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Classic Load Balancer" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ... import simulate  # the public API (check is imported lazily, after the package)
 from ...scenario import scenario_from_dict
-from ...simulation import simulate
 from .calibrate import write_workload
 from .fit import quantile_interval
 from .report import CalibrationReport
