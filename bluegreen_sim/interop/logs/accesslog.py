@@ -86,7 +86,7 @@ USED = (
     CREATED,
 )
 
-LOG_SUFFIXES = (".log", ".log.gz", ".gz", ".txt")
+LOG_SUFFIXES = (".log", ".log.gz", ".gz")  # in folders; a file named explicitly may be any
 SAMPLE_SIZE = 100_000  # latency values kept per target group (a uniform random sample)
 HIST_EDGES = np.concatenate(([0.0], np.logspace(-6, 4, 2001)))  # seconds: 1 us .. 3 h
 _TOKEN = re.compile(r'"[^"]*"|\S+')
