@@ -355,18 +355,18 @@ class _Accumulator:
         n = len(chunk)
         data.lines += n
         kind = chunk[TYPE]
-        when = chunk.get(CREATED)
-        if when is None or when.isna().all() or (when == "").all():
-            when = chunk[TIME]
+        created = chunk.get(CREATED)
+        when = _seconds(created) if created is not None else None
+        if when is None or np.isnan(when).all():
+            when = _seconds(chunk[TIME])
             data.arrival_field = "time"
-        t = pd.to_datetime(when, format="ISO8601", utc=True, errors="coerce")
-        if t.isna().any():  # an entry without request_creation_time: its response time
-            t = t.fillna(pd.to_datetime(chunk[TIME], format="ISO8601", utc=True, errors="coerce"))
+        elif np.isnan(when).any():  # an entry without request_creation_time: its response time
+            when = np.where(np.isnan(when), _seconds(chunk[TIME]), when)
         num = {c: _numbers(chunk[c]) for c in (REQ_T, TARGET_T, RESP_T, ELB_STATUS)}
         tstat = _numbers(chunk[TARGET_STATUS])
         # an entry needs its type, a time and a target time (-1 when no target answered); a
         # status may be '-' (a client that left before any response)
-        ok = kind.isin(ALB_TYPES) & t.notna() & num[TARGET_T].notna()
+        ok = kind.isin(ALB_TYPES) & ~np.isnan(when) & num[TARGET_T].notna()
         bad = int(n - ok.sum())
         if bad:
             data.bad_lines += bad
@@ -382,9 +382,7 @@ class _Accumulator:
         data.entries += int(keep.sum())
         for k, v in kind[keep].value_counts().items():
             data.types[k] = data.types.get(k, 0) + int(v)
-        naive = t[keep].dt.tz_convert(None).to_numpy()
-        sec_f = naive.astype("datetime64[us]").astype(np.int64) / 1e6
-        sec = np.floor(sec_f).astype(np.int64)
+        sec = np.floor(when[keep]).astype(np.int64)
         s, c = np.unique(sec, return_counts=True)
         self.seconds.append(pd.Series(c, index=s))
         if TG_ARN in chunk:
@@ -460,6 +458,26 @@ class _Accumulator:
             stats = data.groups.setdefault(str(g), GroupStats())
             for name in COUNTS:
                 setattr(stats, name, int(rows[name].sum()))
+
+
+def _seconds(col: pd.Series) -> np.ndarray:
+    """ISO 8601 times (``2026-11-30T10:00:00.123456Z``) as seconds since 1970 (NaN where a line
+    held something else). Arrow's parser when pyarrow is there (7x faster); pandas' when it is
+    not, or when a chunk holds a value Arrow refuses."""
+    try:
+        import pyarrow as pa
+
+        try:
+            stamps = pa.array(col, from_pandas=True).cast(pa.timestamp("us", tz="UTC"))
+            micros = stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)
+            return np.asarray(micros, dtype=float) / 1e6
+        except pa.lib.ArrowException:
+            pass
+    except ImportError:
+        pass
+    t = pd.to_datetime(col, format="ISO8601", utc=True, errors="coerce")
+    micros = t.dt.tz_convert(None).to_numpy().astype("datetime64[us]").astype(np.int64)
+    return np.where(t.isna().to_numpy(), np.nan, micros / 1e6)
 
 
 def _numbers(col: pd.Series) -> pd.Series:
