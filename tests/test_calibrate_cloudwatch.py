@@ -52,8 +52,18 @@ def test_get_metric_data_gives_a_workload() -> None:
     }
     assert workload["service"]["error_rate"] == pytest.approx(0.01)
     assert workload["service"]["tasks"] == 4
-    elb502 = report.errors["(cloudwatch)"]["HTTPCode_ELB_502_Count"]
+    elb502 = report.cloudwatch["errors"]["HTTPCode_ELB_502_Count"]
     assert elb502[0] == pytest.approx(6 / 30_000)
+    text = str(report)
+    assert "median 80.0 ms, p99 255.0 ms" in text and "healthy targets: 4" in text
+
+
+def test_the_command_prints_the_report_of_exports(capsys) -> None:
+    assert main(["calibrate", str(METRIC_DATA)]) == 0
+    out = capsys.readouterr().out
+    assert "HTTPCode_Target_5XX_Count: 1.000%" in out and "nothing written" in out
+    assert main(["calibrate", str(METRIC_DATA), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["workload"]["service"]["tasks"] == 4
 
 
 def test_get_metric_statistics_gives_the_same_workload() -> None:

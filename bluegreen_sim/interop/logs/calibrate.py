@@ -398,7 +398,7 @@ def _from_cloudwatch(cw: CloudWatchData, report: CalibrationReport, concurrency:
         s = cw.get(metric, "Sum")
         if s is not None:
             errors[metric] = wilson(int(round(float(s.sum()))), int(round(total)))
-    report.errors = {"(cloudwatch)": {"requests": int(total), **errors}} if errors else {}
+    report.cloudwatch["errors"] = errors
     hosts = cw.get("HealthyHostCount", "Average")
     tasks = int(max(1, round(float(hosts.median())))) if hosts is not None else None
     workload: dict[str, Any] = {
@@ -416,13 +416,22 @@ def _from_cloudwatch(cw: CloudWatchData, report: CalibrationReport, concurrency:
         load = total / duration / (tasks or 10) * mean_s
         conc = concurrency if concurrency is not None else concurrency_for(load)
         workload["service"]["concurrency"] = conc
-        service.update(fitted=True, model="lognormal", mean_s=mean_s, concurrency=conc)
+        service.update(
+            fitted=True,
+            model="lognormal",
+            mean_s=mean_s,
+            concurrency=conc,
+            median_s=lat["median"],
+            p99_s=lat["p99"],
+        )
     if "HTTPCode_Target_5XX_Count" in errors:
         workload["service"]["error_rate"] = round(errors["HTTPCode_Target_5XX_Count"][0], 6)
     if not workload["service"]:
         del workload["service"]
     report.service = {}
     report.cloudwatch["service"] = service
+    report.cloudwatch["tasks"] = tasks
+    report.cloudwatch["period_s"] = period
     report.workload = workload
 
 

@@ -77,8 +77,9 @@ class CalibrationReport:
                 f"  entry types {s['types']}; fields per entry {s['field_versions']}; "
                 f"arrival time from '{s['arrival_field']}'."
             )
-        if self.cloudwatch.get("series"):
-            out.append(f"Read CloudWatch series: {', '.join(self.cloudwatch['series'])}.")
+        cw = self.cloudwatch
+        if cw.get("series"):
+            out.append(f"Read CloudWatch series: {', '.join(cw['series'])}.")
         a = self.arrivals
         if a:
             out.append("Arrivals")
@@ -157,6 +158,19 @@ class CalibrationReport:
                     f"{t['window_minutes']}-minute windows, {t['min']}..{t['max']}); "
                     f"{t['distinct']} distinct."
                 )
+        if cw.get("period_s"):
+            out.append(f"From CloudWatch ({cw['period_s']:.0f}-second periods)")
+            svc = cw.get("service", {})
+            if svc.get("fitted"):
+                out.append(
+                    f"  latency lognormal: median {svc['median_s'] * 1000:.1f} ms, p99 "
+                    f"{svc['p99_s'] * 1000:.1f} ms (mean {svc['mean_s'] * 1000:.1f} ms); "
+                    f"concurrency {svc['concurrency']}"
+                )
+            if cw.get("tasks"):
+                out.append(f"  healthy targets: {cw['tasks']} (median of HealthyHostCount)")
+            for metric, triple in cw.get("errors", {}).items():
+                out.append(f"  {metric}: {_pct(triple)} of RequestCount (95 % interval)")
         for note in self.notes:
             out.append(f"Note: {note}")
         if self.check:
