@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bluegreen_sim.cli import main
 from bluegreen_sim.interop.logs.accesslog import find_log_files, read_access_logs, sniff
@@ -243,3 +245,53 @@ def test_a_real_process_refuses_without_traceback() -> None:
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Classic Load Balancer" in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 27),  # which line
+            st.integers(0, 40),  # which field
+            st.sampled_from(["", "-", "-1", '"', "x y", "\t", "NaN", "99999999999", "é", '"a b"']),
+        ),
+        max_size=6,
+    ),
+    drop=st.integers(0, 40),
+)
+def test_mangled_logs_give_a_workload_or_one_refusal(tmp_path_factory, edits, drop) -> None:
+    """Whatever is done to the lines, calibrate returns or refuses with CalibrationError."""
+    from bluegreen_sim import calibrate
+
+    lines = [line.split(" ") for line in DOCUMENTED.read_text().splitlines() * 4]
+    for i, j, text in edits:
+        fields = lines[i % len(lines)]
+        fields[j % len(fields)] = text
+    if drop < len(lines[0]):
+        lines[drop % len(lines)] = lines[drop % len(lines)][:drop]
+    path = tmp_path_factory.mktemp("mangled") / "mangled.log"
+    path.write_text("\n".join(" ".join(f) for f in lines) + "\n", encoding="utf-8")
+    try:
+        workload, report = calibrate([path], progress=False)
+    except CalibrationError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert workload["service"]["tasks"] >= 1
+        assert report.sources["entries"] >= 20
+
+
+def test_implausible_times_and_spans(tmp_path: Path, capsys) -> None:
+    first = DOCUMENTED.read_text().splitlines()[0]
+    fields = first.split(" ")
+    fields[1] = fields[21] = "-1"  # Arrow would read "-1" as the year -1
+    path = tmp_path / "minus-one.log"
+    path.write_text("\n".join([first] * 200 + [" ".join(fields)]) + "\n")
+    data = read_access_logs([path], progress=False)
+    assert (data.entries, data.bad_lines) == (200, 1)
+    # entries from 2018 and from 2026 in one input: refused, not a 8-year trace
+    later = first.replace("2018-07-02", "2026-07-02")
+    path = tmp_path / "two-eras.log"
+    path.write_text("\n".join([first] * 20 + [later] * 20) + "\n")
+    _refuses([path], capsys, "two-eras.log", "expected at most 31 days")

@@ -86,6 +86,9 @@ USED = (
     CREATED,
 )
 
+# Times outside these years are not an ALB's (Arrow reads "-1" as a year, for instance).
+EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01, 2100-01-01
+MAX_SPAN_DAYS = 31  # per-second counts of a longer span would not be bounded memory
 LOG_SUFFIXES = (".log", ".log.gz", ".gz")  # in folders; a file named explicitly may be any
 SAMPLE_SIZE = 100_000  # latency values kept per target group (a uniform random sample)
 HIST_EDGES = np.concatenate(([0.0], np.logspace(-6, 4, 2001)))  # seconds: 1 us .. 3 h
@@ -269,6 +272,14 @@ def read_access_logs(
     acc.finish(data)
     if data.lines == 0 or data.entries == 0:
         raise CalibrationError(f"{files[0] if files else '(no files)'}: no ALB entries found")
+    span_days = (data.end - data.start) / 86400
+    if span_days > MAX_SPAN_DAYS:
+        first = pd.Timestamp(data.start, unit="s", tz="UTC").isoformat()
+        last = pd.Timestamp(data.end, unit="s", tz="UTC").isoformat()
+        raise CalibrationError(
+            f"{', '.join(data.files[:3])}: the entries span {span_days:.0f} days ({first} .. "
+            f"{last}); expected at most {MAX_SPAN_DAYS} days: give the files of one period"
+        )
     if data.bad_lines > max_bad_fraction * data.lines:
         example = data.bad_examples[0] if data.bad_examples else ""
         example = example if len(example) <= 50 else example[:47] + "..."
@@ -301,44 +312,55 @@ def _chunks(path: Path, nfields: int, chunksize: int) -> Iterator[tuple[pd.DataF
         gz = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
         stream = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
-        reader = pd.read_csv(
-            stream,
-            sep=" ",
-            quotechar='"',
-            header=None,
-            names=range(nfields),
-            usecols=usecols,
-            # numbers are converted by the C parser (fast); '-' is a missing target or status
-            keep_default_na=False,
-            na_values={
-                c: ["-"] for c in (TARGET, REQ_T, TARGET_T, RESP_T, ELB_STATUS, TARGET_STATUS)
-            },
-            engine="c",
-            chunksize=chunksize,
-            on_bad_lines="skip",
-            # every byte is a character in latin-1: a stray byte cannot stop the reader, and
-            # the fields used here are ASCII (utf-8 with errors="replace" is 3x slower)
-            encoding="latin-1",
-            skip_blank_lines=True,
+        reader = _guarded(
+            path,
+            lambda: pd.read_csv(
+                stream,
+                sep=" ",
+                quotechar='"',
+                header=None,
+                names=range(nfields),
+                usecols=usecols,
+                # a line longer than the file's usual count is cut, not shifted into an index
+                index_col=False,
+                # numbers are converted by the C parser (fast); '-' is a missing target or status
+                keep_default_na=False,
+                na_values={
+                    c: ["-"] for c in (TARGET, REQ_T, TARGET_T, RESP_T, ELB_STATUS, TARGET_STATUS)
+                },
+                engine="c",
+                chunksize=chunksize,
+                on_bad_lines="skip",
+                # every byte is a character in latin-1: a stray byte cannot stop the reader, and
+                # the fields used here are ASCII (utf-8 with errors="replace" is 3x slower)
+                encoding="latin-1",
+                skip_blank_lines=True,
+            ),
         )
         with reader:
             while True:
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        chunk = next(reader)
+                        chunk = _guarded(path, lambda: next(reader))
                 except StopIteration:
                     return
-                except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-                    raise CalibrationError(
-                        f"{path}: the gzip file is truncated or damaged ({exc}); nothing was "
-                        "used from it: download it again"
-                    ) from None
-                except pd.errors.ParserError as exc:
-                    raise CalibrationError(f"{path}: cannot parse the log ({exc})") from None
                 yield chunk, raw.tell()
     finally:
         raw.close()
+
+
+def _guarded(path: Path, step):
+    """Run one step of the reader; its failures become one-line refusals."""
+    try:
+        return step()
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise CalibrationError(
+            f"{path}: the gzip file is truncated or damaged ({exc}); nothing was "
+            "used from it: download it again"
+        ) from None
+    except ValueError as exc:  # pandas' ParserError is one
+        raise CalibrationError(f"{path}: cannot parse the log ({exc})") from None
 
 
 class _Accumulator:
@@ -366,7 +388,8 @@ class _Accumulator:
         tstat = _numbers(chunk[TARGET_STATUS])
         # an entry needs its type, a time and a target time (-1 when no target answered); a
         # status may be '-' (a client that left before any response)
-        ok = kind.isin(ALB_TYPES) & ~np.isnan(when) & num[TARGET_T].notna()
+        plausible = (when >= EARLIEST) & (when < LATEST)  # NaN compares False
+        ok = kind.isin(ALB_TYPES) & plausible & num[TARGET_T].notna()
         bad = int(n - ok.sum())
         if bad:
             data.bad_lines += bad
