@@ -233,3 +233,16 @@ def test_queueing_helpers() -> None:
     x = np.random.default_rng(2).random(10_000)
     q, lo, hi = quantile_interval(x, 0.5)
     assert lo < q < hi and lo < 0.5 < hi and hi - lo < 0.03
+
+
+def test_rate_trace_of_a_long_sparse_span_stays_small() -> None:
+    # two busy hours 200 days apart: counts only where there are entries, rows capped
+    start = 1_800_000_000
+    sec = np.concatenate([np.arange(3600), 200 * 86400 + np.arange(3600)]) + start
+    counts = pd.Series(np.full(len(sec), 5), index=sec)
+    trace, width = rate_trace(counts)
+    assert len(trace) <= 100_000 and width % 300 == 0
+    covered = np.diff(np.append(trace["time_s"].to_numpy(), 200 * 86400 + 3600))
+    assert (trace["rps"] * covered).sum() == pytest.approx(5 * len(sec))
+    # the dispersion of constant counts (5 a second) is 0: more regular than Poisson
+    assert dispersion(counts)["minutes"] == 120

@@ -88,7 +88,7 @@ USED = (
 
 # Times outside these years are not an ALB's (Arrow reads "-1" as a year, for instance).
 EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01, 2100-01-01
-MAX_SPAN_DAYS = 31  # per-second counts of a longer span would not be bounded memory
+MAX_SPAN_DAYS = 400  # a longer span is files of unrelated periods (or a garbled time)
 LOG_SUFFIXES = (".log", ".log.gz", ".gz")  # in folders; a file named explicitly may be any
 SAMPLE_SIZE = 100_000  # latency values kept per target group (a uniform random sample)
 HIST_EDGES = np.concatenate(([0.0], np.logspace(-6, 4, 2001)))  # seconds: 1 us .. 3 h

@@ -23,26 +23,30 @@ DAY = 86400.0
 # Arrivals
 
 
-def rate_trace(per_second: pd.Series, min_count: int = 100) -> tuple[pd.DataFrame, int]:
+def rate_trace(
+    per_second: pd.Series, min_count: int = 100, max_rows: int = 100_000
+) -> tuple[pd.DataFrame, int]:
     """The request rate over time as ``(time_s, rps)`` rows, and the width of a row in seconds.
 
     A row is as narrow as the data allows: the smallest width whose mean count is at least
     ``min_count`` (a row's rate then has a relative Poisson error of at most 1/sqrt(100) = 10 %),
-    at most 5 minutes. The simulator draws Poisson arrivals around each row's rate, so a trace
-    made of noisier rows would add the sampling noise of the log on top of its own.
+    at most 5 minutes unless the span needs wider rows to stay under ``max_rows``. The simulator
+    draws Poisson arrivals around each row's rate, so a trace made of noisier rows would add the
+    sampling noise of the log on top of its own. Seconds without entries count as zero.
     """
     start, end = int(per_second.index.min()), int(per_second.index.max()) + 1
-    full = per_second.reindex(range(start, end), fill_value=0).to_numpy()
-    mean = full.mean()
+    span = end - start
+    mean = float(per_second.sum()) / span
     width = next((w for w in TRACE_BINS if mean * w >= min_count), TRACE_BINS[-1])
-    width = min(width, max(1, len(full)))
-    nbins = math.ceil(len(full) / width)
-    padded = np.zeros(nbins * width)
-    padded[: len(full)] = full
-    counts = padded.reshape(nbins, width).sum(axis=1)
+    width = min(width, span)
+    if span > max_rows * 300:  # a span of months: rows of whole multiples of 5 minutes
+        width = math.ceil(span / max_rows / 300) * 300
+    nbins = math.ceil(span / width)
+    row = (per_second.index.to_numpy() - start) // width
+    counts = np.bincount(row, weights=per_second.to_numpy(), minlength=nbins)[:nbins]
     # the last row may cover less than a full width
     covered = np.full(nbins, float(width))
-    covered[-1] = len(full) - (nbins - 1) * width
+    covered[-1] = span - (nbins - 1) * width
     trace = pd.DataFrame({"time_s": np.arange(nbins) * width, "rps": counts / covered})
     return trace, width
 
@@ -98,10 +102,15 @@ def dispersion(per_second: pd.Series) -> dict[str, Any]:
     last = end // 60 * 60
     if last - first < 60:
         return {"minutes": 0, "index": None, "z": None, "verdict": "too short (< 1 full minute)"}
-    counts = per_second.reindex(range(first, last), fill_value=0).to_numpy().reshape(-1, 60)
-    means = counts.mean(axis=1)
-    busy = means > 0
-    d = counts[busy].var(axis=1, ddof=1) / means[busy]
+    sec = per_second.index.to_numpy()
+    inside = (sec >= first) & (sec < last)
+    # per minute, from the seconds that have entries (the others add 0 to both sums)
+    minute = (sec[inside] - first) // 60
+    x = per_second.to_numpy()[inside].astype(float)
+    sums = pd.Series(x).groupby(minute).sum().to_numpy()
+    squares = pd.Series(x * x).groupby(minute).sum().to_numpy()
+    means = sums / 60
+    d = (squares - sums * sums / 60) / 59 / means
     m = len(d)
     if m == 0:
         return {"minutes": 0, "index": None, "z": None, "verdict": "no traffic"}
