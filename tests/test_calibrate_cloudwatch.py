@@ -123,3 +123,14 @@ def test_bad_exports_are_refused(content: str, expected: str, tmp_path: Path, ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad.json" in err and expected in err, err
     assert "Traceback" not in err
+
+
+def test_null_datapoints_and_empty_results(tmp_path: Path) -> None:
+    """A null value is no datapoint: it keeps its period (60 s), the trace holds 0 there, and
+    a metric with only nulls (HealthyHostCount here) gives nothing."""
+    workload, report = calibrate([FILES / "get-metric-data-nulls.json"], progress=False)
+    assert list(report.trace["rps"]) == [100 / 60, 0.0, 120 / 60]
+    assert "service" not in workload  # no latency percentiles, no healthy hosts
+    out = tmp_path / "w.yaml"
+    _, report = calibrate([FILES / "get-metric-data-nulls.json"], out=out, progress=False)
+    assert report.files_written == [str(tmp_path / "w.trace.csv"), str(out)]

@@ -104,7 +104,7 @@ def calibrate(
         _from_cloudwatch(cw, report, concurrency)
     workload = report.workload
     if out is not None:
-        write_workload(report, out)
+        report.files_written = [str(p) for p in write_workload(report, out)]
     if check:
         from .check import run_check
 

@@ -66,7 +66,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     """Run ``calibrate``; returns the exit status (2 with one line on a bad input)."""
     import json
 
-    from .calibrate import calibrate, workload_files
+    from .calibrate import calibrate
 
     if args.concurrency is not None and args.concurrency < 1:
         print(f"{PROG}: error: --concurrency: expected a number >= 1", file=sys.stderr)
@@ -90,7 +90,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     else:
         print(report)
     if args.out is not None:
-        files = ", ".join(str(p) for p in workload_files(args.out))
+        files = ", ".join(report.files_written)
         print(f"Wrote {files}", file=sys.stderr if args.json else sys.stdout)
     elif not args.json:
         print("(nothing written: --out FILE writes the workload and its CSV files)")

@@ -10,8 +10,8 @@ Two shapes are read, as ``aws cloudwatch`` writes them:
 * ``get-metric-statistics``: ``{"Label": "RequestCount", "Datapoints": [{"Timestamp", "Sum",
   "Average", ..., "ExtendedStatistics": {"p99": ...}, "Unit"}]}``.
 
-A file may also hold a list of such outputs. The period of a series is the most common spacing
-of its timestamps.
+A file may also hold a list of such outputs. The period of a series is the greatest common
+divisor of the spacings of its timestamps.
 """
 
 from __future__ import annotations
@@ -63,16 +63,20 @@ class CloudWatchData:
     series: dict[tuple[str, str], pd.Series] = field(default_factory=dict)
 
     def get(self, metric: str, stat: str) -> pd.Series | None:
-        return self.series.get((metric, stat))
+        """The series of (metric, statistic), or None when the exports have no datapoint."""
+        s = self.series.get((metric, stat))
+        s = s.dropna() if s is not None else None
+        return s if s is not None and len(s) else None
 
     def period(self, metric: str, stat: str) -> float:
-        """The period of a series in seconds (the most common spacing of its timestamps)."""
-        s = self.series[(metric, stat)]
+        """The period of a series in seconds: the greatest common divisor of the spacings of
+        its timestamps (a missing datapoint does not double it)."""
+        s = self.series[(metric, stat)]  # null datapoints kept: they still mark a period
         if len(s) < 2:
             return 60.0
-        gaps = np.diff(epoch_seconds(s.index))
-        values, counts = np.unique(np.round(gaps[gaps > 0]), return_counts=True)
-        return float(values[np.argmax(counts)]) if len(values) else 60.0
+        gaps = np.round(np.diff(epoch_seconds(s.index))).astype(np.int64)
+        gaps = gaps[gaps > 0]
+        return float(np.gcd.reduce(gaps)) if len(gaps) else 60.0
 
 
 def epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:
@@ -135,7 +139,7 @@ def _series(path: Path, where: str, times: list, values: list) -> pd.Series:
     except (ValueError, TypeError) as exc:
         raise CalibrationError(f"{path}: {where}: {exc}") from None
     s = pd.Series(vals.to_numpy(), index=pd.DatetimeIndex(index)).sort_index()
-    return s[~s.index.duplicated(keep="last")]
+    return s[~s.index.duplicated(keep="last")]  # null values stay NaN: see get()
 
 
 def _add(out: CloudWatchData, key: tuple[str, str], s: pd.Series) -> None:

@@ -38,6 +38,7 @@ class CalibrationReport:
         latency_ms: the empirical service-time quantiles, written next to the workload.
         latency_sample_s: the random sample of observed target times (for ``--check``).
         check: observed against simulated, when ``--check`` ran.
+        files_written: the workload and CSV files written (with ``out``).
     """
 
     sources: dict[str, Any] = field(default_factory=dict)
@@ -53,6 +54,7 @@ class CalibrationReport:
     latency_sample_s: np.ndarray | None = field(default=None, repr=False)
     observed_per_minute: pd.Series | None = field(default=None, repr=False)
     check: dict[str, Any] | None = None
+    files_written: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data (no tables; JSON-ready)."""
