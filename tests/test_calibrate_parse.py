@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bluegreen_sim.cli import main
-from bluegreen_sim.interop.logs.accesslog import find_log_files, read_access_logs, sniff
+from bluegreen_sim.interop.logs.accesslog import read_access_logs
 from bluegreen_sim.interop.logs.errors import CalibrationError
+from bluegreen_sim.interop.logs.files import find_log_files, sniff
 from bluegreen_sim.interop.logs.synthetic import FIELD_VERSIONS, SyntheticTraffic, write_log
 
 FILES = Path(__file__).parent / "calibrate_files"

@@ -7,9 +7,10 @@ workload fragment (load, service latency, error rate, tasks) and a report with e
     workload, report = calibrate(["AWSLogs/"], out="workload.yaml", check=True)
     print(report)
 
-Modules: ``accesslog`` (chunked parsing), ``cloudwatch_export`` (JSON exports), ``fit``
-(derivations), ``report``, ``calibrate`` (the pipeline), ``check`` (simulated against observed),
-``synthetic`` (logs with known parameters), ``cli``.
+Modules: ``files`` (which files are logs, of which kind), ``accesslog`` (chunked parsing),
+``cloudwatch_export`` (JSON exports), ``fit`` (derivations), ``report``, ``calibrate`` (the
+pipeline), ``workload`` (writing it), ``check`` (simulated against observed), ``synthetic``
+(logs with known parameters), ``cli``.
 """
 
 from .calibrate import calibrate

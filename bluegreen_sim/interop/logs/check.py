@@ -17,9 +17,9 @@ import pandas as pd
 
 from ... import simulate  # the public API (check is imported lazily, after the package)
 from ...scenario import scenario_from_dict
-from .calibrate import write_workload
 from .fit import quantile_interval
 from .report import CalibrationReport
+from .workload import write_workload
 
 _T95 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 8: 2.365, 10: 2.262}
 
