@@ -297,3 +297,12 @@ def test_implausible_times_and_spans(tmp_path: Path, capsys) -> None:
     path = tmp_path / "two-eras.log"
     path.write_text("\n".join([first] * 20 + [later] * 20) + "\n")
     _refuses([path], capsys, "two-eras.log", "expected at most 400 days")
+
+
+def test_the_progress_bar_shows_only_when_asked_or_on_a_terminal(capsys) -> None:
+    from bluegreen_sim.interop.logs.accesslog import _progress_bar
+
+    assert _progress_bar(100, None) is None  # stderr is not a terminal under pytest
+    assert _progress_bar(100, False) is None
+    read_access_logs([DOCUMENTED], progress=True)
+    assert "parsing" in capsys.readouterr().err  # tqdm's bar, on stderr
