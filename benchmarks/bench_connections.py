@@ -1,6 +1,6 @@
 """Benchmark of the long-lived connection pool: prints figures, asserts nothing.
 
-Lesson 31's scenario (15 minutes, 100 requests/s, 10 + 10 tasks, blue removed at once) with
+Lesson 24's scenario (15 minutes, 100 requests/s, 10 + 10 tasks, blue removed at once) with
 0, 2,000, 20,000 and 200,000 long-lived connections (30-minute lifetimes, reconnect jitter
 600 s, so the storm stays servable), each in-process, best of three. The pool costs one
 vectorised pass over its arrays per data-plane window, so its time grows with the number of
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bluegreen_sim import load_scenario, simulate
 
-SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "31-reconnect-storm.yaml"
+SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "24-reconnect-storm.yaml"
 
 
 def main() -> None:

@@ -7,7 +7,9 @@ The public API::
     result.summary, result.timeline, result.events, result.plot()
 
 ``compare`` runs variants over the same seeds; ``sweep`` runs grids × replications on
-serial, process or Dask backends; ``evaluate_alarm`` is CloudWatch's evaluation rule alone.
+serial, process or Dask backends; ``evaluate_alarm`` is CloudWatch's evaluation rule alone;
+``calibrate`` fits the workload to the user's ALB access logs and CloudWatch exports;
+``import_aws`` reads the user's deployment definitions; ``advise`` recommends a setup.
 
 The package's folders are its architecture: ``scenario`` (the input), ``aws`` (the control
 plane as AWS names it), ``engine`` (the world and the data plane), ``results`` (one run),
@@ -20,6 +22,7 @@ from .analysis.sweep import sweep
 from .aws.cloudwatch import evaluate_alarm
 from .engine.simulation import simulate
 from .interop import import_aws
+from .interop.logs import calibrate
 from .results import Result
 from .scenario import Scenario, ScenarioError, load_scenario
 
@@ -30,6 +33,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "advise",
+    "calibrate",
     "compare",
     "evaluate_alarm",
     "import_aws",

@@ -188,8 +188,18 @@ LESSONS: dict[str, Lesson] = {
         "alarms_fired == ['green-5xx']; time_to_detect_s > 120; time_to_detect_s < 180;"
         " requests_failed == $requests_failed_green",
     ),
+    # issue 12: a canary on a workload calibrated from an access log (variants pinned in
+    # tests/test_calibrate_lesson.py)
+    "22-calibrated-canary.yaml": Lesson(
+        "ROLLED_BACK",
+        f"{DEPLOYED} > production traffic shifted > alarm ALARM > rollback started"
+        " > deployment rolled back",
+        "alarms_fired == ['green-5xx']; detected_before_full_traffic == True;"
+        " full_traffic_s is None; error_rate_blue > 0.003; error_rate_blue < 0.007;"
+        " time_to_detect_s < 180; requests_failed_green < 30",
+    ),
     # issue 15: where real deployments break
-    "30-ecs-rolling-update.yaml": Lesson(
+    "23-ecs-rolling-update.yaml": Lesson(
         "ROLLED_BACK",
         "deployment started > circuit breaker MONITORING > rolling batch > fault started"
         " > rolling batch > BAKE_TIME started > alarm ALARM > alarm detected"
@@ -198,21 +208,21 @@ LESSONS: dict[str, Lesson] = {
         " requests_failed == $requests_failed_green; requests_failed > 300;"
         " time_to_detect_s < 120; outcome_reason == 'alarm service-5xx in ALARM'",
     ),
-    "31-reconnect-storm.yaml": Lesson(
+    "24-reconnect-storm.yaml": Lesson(
         "SUCCEEDED",
         f"{DEPLOYED} > production traffic shifted > blue task set removed"
         " > deployment succeeded > target draining > connections dropped",
         "connections_dropped > 1900; reconnect_peak_per_s > 150; worst_minute_p99_ms > 2000;"
         " requests_failed == 0",
     ),
-    "32-reconnects-spread-out.yaml": Lesson(
+    "25-reconnects-spread-out.yaml": Lesson(
         "SUCCEEDED",
         "deployment started > rolling batch > connections dropped > rolling batch"
         " > connections dropped > steady state > deployment succeeded",
         "reconnect_peak_per_s < 70; worst_minute_p99_ms < 400; requests_failed == 0;"
         " peak_tasks <= 12; deployment_duration_s > 300",
     ),
-    "33-listener-reset-503.yaml": Lesson(
+    "26-listener-reset-503.yaml": Lesson(
         "SUCCEEDED",
         "deployment started > SCALE_UP started > production traffic shifted > BAKE_TIME started"
         " > fault started > production traffic shifted > CLEAN_UP started"
@@ -349,10 +359,7 @@ def test_lesson_descriptions_are_short_and_numbered_lessons_are_in_order():
     numbered = [f for f in FILES if f[:2].isdigit()]
     assert len(numbered) >= 12
     numbers = [int(f[:2]) for f in numbered]
-    # Lessons 30 and up are issue 15's block, numbered apart until the merge renumbers them.
-    low, high = [n for n in numbers if n < 30], [n for n in numbers if n >= 30]
-    assert low == list(range(1, len(low) + 1))
-    assert high == list(range(30, 30 + len(high)))
+    assert numbers == list(range(1, len(numbers) + 1))
     for name in FILES:
         text = yaml.safe_load((SCENARIOS / name).read_text())["description"]
         words = len(text.split())
@@ -586,7 +593,7 @@ def test_the_rolling_update_keeps_its_floor_and_half_the_tasks_cannot_carry_the_
     from bluegreen_sim import load_scenario, simulate
 
     def run(**overrides):
-        result = simulate(load_scenario(SCENARIOS / "30-ecs-rolling-update.yaml", overrides))
+        result = simulate(load_scenario(SCENARIOS / "23-ecs-rolling-update.yaml", overrides))
         tl = result.timeline
         tl = tl[tl["time_s"] >= result.summary["deployment_start_s"]]
         return result, int((tl["healthy_blue"] + tl["healthy_green"]).min())
@@ -608,7 +615,7 @@ def test_the_rolling_update_keeps_its_floor_and_half_the_tasks_cannot_carry_the_
 
 
 def test_rolling_exposes_users_like_all_at_once_and_rolls_back_slower(run_lesson):
-    rolling = run_lesson("30-ecs-rolling-update.yaml").summary
+    rolling = run_lesson("23-ecs-rolling-update.yaml").summary
     all_at_once = run_lesson("06-blast-radius-all-at-once.yaml").summary
     canary = run_lesson("08-blast-radius-canary.yaml").summary
     assert rolling["requests_total"] == all_at_once["requests_total"]
@@ -616,8 +623,8 @@ def test_rolling_exposes_users_like_all_at_once_and_rolls_back_slower(run_lesson
 
 
 def test_the_storm_comes_from_terminating_blue_at_once(run_lesson):
-    storm = run_lesson("31-reconnect-storm.yaml").summary
-    spread = run_lesson("32-reconnects-spread-out.yaml").summary
+    storm = run_lesson("24-reconnect-storm.yaml").summary
+    spread = run_lesson("25-reconnects-spread-out.yaml").summary
     assert storm["reconnect_peak_per_s"] > 3 * spread["reconnect_peak_per_s"]
     assert storm["worst_minute_p99_ms"] > 10 * spread["worst_minute_p99_ms"]
     # Spreading it out costs time, and some clients reconnect twice.
@@ -626,7 +633,7 @@ def test_the_storm_comes_from_terminating_blue_at_once(run_lesson):
 
 
 def test_the_503_window_is_every_request_from_clean_up_to_the_fix(run_lesson):
-    run = run_lesson("33-listener-reset-503.yaml", requests=True)
+    run = run_lesson("26-listener-reset-503.yaml", requests=True)
     ev = run.events
     clean_up = ev[ev["event"] == "CLEAN_UP started"]["time_s"].iloc[0]
     fixed = ev[ev["event"] == "fault ended"]["time_s"].iloc[0]
@@ -636,23 +643,23 @@ def test_the_503_window_is_every_request_from_clean_up_to_the_fix(run_lesson):
     assert (req.loc[~inside, "status"] != 503).all()
     assert inside.sum() == 20 * (fixed - clean_up) == 6000
     # Restored before CLEAN_UP, the reset is harmless: blue still had its targets.
-    early = run_lesson("33-listener-reset-503.yaml", "faults.0.duration=2m").summary
+    early = run_lesson("26-listener-reset-503.yaml", "faults.0.duration=2m").summary
     assert early["outcome"] == "SUCCEEDED" and early["requests_failed"] == 0
 
 
 def test_the_things_to_try_of_lessons_30_to_33(run_lesson):
-    # Lesson 30 without a bake (AWS's default for rolling): over before the alarm can fire.
-    no_bake = run_lesson("30-ecs-rolling-update.yaml", "deployment.bake_time=0s").summary
+    # Lesson 23 without a bake (AWS's default for rolling): over before the alarm can fire.
+    no_bake = run_lesson("23-ecs-rolling-update.yaml", "deployment.bake_time=0s").summary
     assert no_bake["outcome"] == "SUCCEEDED"
     assert (
         no_bake["requests_failed"]
-        > 5 * run_lesson("30-ecs-rolling-update.yaml").summary["requests_failed"]
+        > 5 * run_lesson("23-ecs-rolling-update.yaml").summary["requests_failed"]
     )
-    # Lesson 31 with a minute of jitter: the same reconnects, no storm.
-    slow = run_lesson("31-reconnect-storm.yaml", "load.connections.reconnect_jitter=60s").summary
+    # Lesson 24 with a minute of jitter: the same reconnects, no storm.
+    slow = run_lesson("24-reconnect-storm.yaml", "load.connections.reconnect_jitter=60s").summary
     assert (
         slow["connections_dropped"]
-        == run_lesson("31-reconnect-storm.yaml").summary["connections_dropped"]
+        == run_lesson("24-reconnect-storm.yaml").summary["connections_dropped"]
     )
     assert slow["reconnect_peak_per_s"] < 60 and slow["worst_minute_p99_ms"] < 400
     # Lesson 06 with green scaled down 20 s before the weights move back: ~100/s × 20 s of 503s.

@@ -172,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .advise import add_advise_parser
 
     add_advise_parser(sub, parents=[common])
+    # calibrate: the workload from ALB access logs and CloudWatch exports (interop/logs/)
+    from ..interop.logs.cli import add_calibrate_parser
+
+    add_calibrate_parser(sub, parents=[common])
     return parser
 
 

@@ -1,4 +1,5 @@
-"""The user's AWS: importers and exporters of deployment definitions.
+"""The user's AWS: importers and exporters of deployment definitions, and calibration of the
+workload from their logs (``logs``).
 
 May import ``scenario`` and the public API, never imported by the model or engine. The flow:
 ``detect`` reads each file by its content into a :class:`~.model.Definitions` (``cfn``,
