@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import tomllib
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,52 @@ from pydantic import (
     ValidationError,
 )
 
+from .contradictions import contradictions
 from .errors import ScenarioError
 from .model import Scenario
 from .overrides import apply_overrides
 from .workload import Distribution
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader, refusing a key given twice in one mapping.
+
+    PyYAML keeps the last of two equal keys; in a scenario that silently drops a setting the
+    author wrote, so it is an error here. Everything else is SafeLoader's: plain data only.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                continue  # SafeLoader's own error says it better
+            if key in seen:
+                raise DuplicateKeyError(key, seen[key].line + 1, key_node.start_mark.line + 1)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping of a YAML file names the same key twice."""
+
+    def __init__(self, key: Any, first: int, again: int):
+        super().__init__(f"duplicate key {key!r} (line {first}, again on line {again})")
+        self.key, self.first, self.again = key, first, again
+
+
+def safe_load_strict(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (:class:`DuplicateKeyError`)."""
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key, 0, 0)
+        out[key] = value
+    return out
 
 
 def _read_raw(path: Path) -> dict[str, Any]:
@@ -31,15 +74,21 @@ def _read_raw(path: Path) -> dict[str, Any]:
         raise ScenarioError(str(path), None, f"cannot read the file ({exc})") from None
     try:
         if suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
+            data = safe_load_strict(text)
         elif suffix == ".toml":
             data = tomllib.loads(text)
         elif suffix == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_json_object)
         else:
             raise ScenarioError(
                 str(path), None, "expected a .yaml, .yml, .toml or .json scenario file"
             )
+    except DuplicateKeyError as exc:
+        where = f"line {exc.again}" if exc.again else None
+        first = f" (first on line {exc.first})" if exc.first else ""
+        raise ScenarioError(
+            str(path), where, f"{exc.key!r} is given twice in the same mapping{first}; remove one"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
@@ -134,6 +183,11 @@ def scenario_from_dict(
         if err["type"] == "value_error":
             where, message = _refine(where, message)
         raise ScenarioError(source, where, message + extra) from None
+    found = list(contradictions(scenario))
+    if found:
+        where, message = found[0]
+        extra = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+        raise ScenarioError(source, where, f"{message}{extra} (see the scenario reference)")
     if base_dir is not None:
         scenario.base_dir = base_dir
     _check_files(scenario, source)
