@@ -251,6 +251,8 @@ def test_out_writes_results_that_parse(tiny: Path, tmp_path: Path, capsys) -> No
         "events.csv",
         "metrics.csv",
         "requests.csv",
+        "run.json",
+        "scenario.yaml",
         "summary.json",
         "timeline.csv",
     ]
@@ -354,10 +356,13 @@ def test_narrate_and_table_colour_flag(tiny: Path) -> None:
 def test_validate(tiny: Path, capsys) -> None:
     assert main(["validate", str(tiny)]) == 0
     out, err = capsys.readouterr()
-    assert out == f"{tiny}: valid (tiny, steps, 3m)\n" and err == ""
+    assert out.splitlines()[0] == f"{tiny}: valid (tiny, steps, 3m)" and err == ""
     assert main(["validate", str(tiny), "--set", "deployment.controller=none"]) == 0
     out, _ = capsys.readouterr()
-    assert out == f"{tiny}: valid (tiny, none, 3m)\n"
+    assert out.splitlines()[:2] == [
+        f"{tiny}: valid (tiny, none, 3m)",
+        "with overrides: deployment.controller=none",
+    ]
 
 
 def test_scenarios_lists_the_bundled_ones(capsys) -> None:
@@ -582,9 +587,9 @@ def test_console_script(tiny: Path) -> None:
     proc = subprocess.run(
         [script, "validate", str(tiny)], capture_output=True, text=True, env=_env(), timeout=120
     )
-    assert (proc.returncode, proc.stdout, proc.stderr) == (
+    assert (proc.returncode, proc.stdout.splitlines()[0], proc.stderr) == (
         0,
-        f"{tiny}: valid (tiny, steps, 3m)\n",
+        f"{tiny}: valid (tiny, steps, 3m)",
         "",
     )
     proc = subprocess.run(

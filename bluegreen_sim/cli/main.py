@@ -21,12 +21,23 @@ import contextlib
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from ..scenario import ScenarioError
-from .common import ENV_SCENARIOS, PROG, InternalError, UsageError, _positive_int
+from ..scenario.contradictions import ScenarioWarning
+from .common import (
+    ENV_SCENARIOS,
+    PROG,
+    InternalError,
+    UsageError,
+    _positive_int,
+    _seed,
+    version,
+    warn,
+)
 from .lessons import cmd_scenarios
 from .many import cmd_compare, cmd_sweep
 from .run import cmd_run, cmd_validate
@@ -53,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(ALB + ECS Fargate, CodeDeploy / ECS controllers, CloudWatch alarms).",
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
     # On the subcommands too; SUPPRESS keeps a subcommand from resetting the top-level flag.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -76,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one scenario: print the narrated event log and a summary table.",
     )
     run.add_argument("scenario", help="scenario file (.yaml, .toml or .json)")
-    run.add_argument("--seed", type=int, default=None, help="random seed (default: the file's)")
+    run.add_argument(
+        "--seed", type=_seed, default=None, help="random seed, >= 0 (default: the file's, else 0)"
+    )
     run.add_argument("--out", type=Path, metavar="DIR", help="write the results into DIR")
     run.add_argument(
         "--plot",
@@ -178,6 +192,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
     debug = bool(getattr(args, "debug", False))
+    with warnings.catch_warnings():
+        # A setting an override made meaningless is told in one line, like an error.
+        warnings.simplefilter("always", ScenarioWarning)
+        warnings.showwarning = _show_warning
+        return _handle(args, debug)
+
+
+def _show_warning(message, category, *_args, **_kwargs) -> None:
+    if issubclass(category, ScenarioWarning):
+        warn(str(message))
+    else:
+        print(f"{PROG}: warning: {category.__name__}: {message}", file=sys.stderr)
+
+
+def _handle(args: argparse.Namespace, debug: bool) -> int:
     try:
         return int(args.handler(args) or 0)
     except ScenarioError as exc:
@@ -214,5 +243,3 @@ def _tolerate_narrow_terminals() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, ValueError, OSError):
             stream.reconfigure(errors="replace")
-
-

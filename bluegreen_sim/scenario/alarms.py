@@ -117,6 +117,7 @@ class AlarmSpec(_Model):
 # --------------------------------------------------------------------------------------------
 # Deployment
 
+
 class CloudWatchSpec(_Model):
     """How CloudWatch sees the load balancer's metrics.
 
@@ -134,5 +135,3 @@ class CloudWatchSpec(_Model):
         if v > 600:
             raise ValueError("publish_delay must be at most 10m")
         return v
-
-

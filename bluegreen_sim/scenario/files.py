@@ -52,7 +52,7 @@ class DuplicateKeyError(yaml.YAMLError):
 
 def safe_load_strict(text: str) -> Any:
     """``yaml.safe_load`` that refuses duplicate keys (:class:`DuplicateKeyError`)."""
-    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_StrictLoader)
 
 
 def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -170,6 +170,13 @@ def scenario_from_dict(
     raw: dict[str, Any], source: str = "<scenario>", base_dir: str | None = None
 ) -> Scenario:
     """Validate plain data into a :class:`Scenario`, raising :class:`ScenarioError`."""
+    if is_sweep_file(raw):
+        raise ScenarioError(
+            source,
+            None,
+            "this is a sweep file (it names a base 'scenario' and a 'grid'), not a scenario; "
+            "run it with 'bluegreen-sim sweep FILE'",
+        )
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
@@ -258,6 +265,42 @@ def _read_csv_numbers(path: Path, source: str, field: str, columns: int) -> list
     if not out:
         raise ScenarioError(source, field, f"{path}: no data rows")
     return out
+
+
+_SWEEP_ONLY = {"grid", "zip", "replications", "entropy", "backend", "workers", "chunksize"}
+
+
+def is_sweep_file(raw: dict[str, Any]) -> bool:
+    """Does this mapping look like a sweep file rather than a scenario?"""
+    return isinstance(raw.get("scenario"), str) or bool(_SWEEP_ONLY & set(raw))
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """The top-level mapping of a YAML, TOML or JSON file (:class:`ScenarioError` if not)."""
+    return _read_raw(Path(path))
+
+
+def scenario_data(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as plain data that loads back into the same scenario.
+
+    Every field is given (defaults too), durations in seconds, and the CSV paths made absolute,
+    so the file can be moved: ``--out`` writes it as ``scenario.yaml``.
+    """
+    data = scenario.model_dump(mode="json", exclude={"base_dir"})
+    if data["load"].get("trace"):
+        data["load"]["trace"] = str(resolve_path(scenario, data["load"]["trace"]).resolve())
+    for section in ("service", "blue", "green"):
+        for name in ("latency", "startup"):
+            dist = data[section].get(name)
+            if dist and dist.get("file"):
+                dist["file"] = str(resolve_path(scenario, dist["file"]).resolve())
+    return data
+
+
+def scenario_yaml(scenario: Scenario) -> str:
+    """:func:`scenario_data` as YAML, with a first line that says what it is."""
+    head = "# The scenario as it ran (overrides applied, every default written out).\n"
+    return head + yaml.safe_dump(scenario_data(scenario), sort_keys=False, allow_unicode=True)
 
 
 def load_scenario(

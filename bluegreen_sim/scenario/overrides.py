@@ -65,5 +65,3 @@ def apply_overrides(
     from .contradictions import drop_switched_settings  # it imports the models
 
     return drop_switched_settings(data, raw, source)
-
-
