@@ -111,5 +111,3 @@ class Alarm:
 
 def _dimension(target_group: str | None) -> int:
     return {None: LB, "blue": BLUE_TG, "green": GREEN_TG}[target_group]
-
-

@@ -41,6 +41,7 @@ from .common import (
 from .lessons import cmd_scenarios
 from .many import cmd_compare, cmd_sweep
 from .run import cmd_run, cmd_validate
+from .schema import add_parser as add_schema_parser
 
 
 class _Parser(argparse.ArgumentParser):
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--out", type=Path, default=None, metavar="PATH", help="write the rows")
     swp.add_argument("--no-progress", action="store_true", help="no progress bar")
     swp.set_defaults(handler=cmd_sweep)
+    add_schema_parser(sub, common)
     return parser
 
 

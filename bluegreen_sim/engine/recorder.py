@@ -180,7 +180,6 @@ class Recorder:
             h[lo:hi] += part
 
 
-
 def build_timeline(rec: Recorder, world: World) -> pd.DataFrame:
     """One row per second."""
     n = max(rec.n, int(math.ceil(world.scenario.duration)))

@@ -54,7 +54,6 @@ from ...scenario import (
 from ...scenario.files import _field_path, _friendly, _read_raw
 
 if TYPE_CHECKING:
-
     from ...results.result import Result
 
 from .backends import _run_chunk, _run_dask, _run_processes, progress_bar
@@ -314,5 +313,3 @@ def rerun(row: pd.Series | dict[str, Any], scenario: Scenario | str | Path, **kw
     return simulate(
         run, seed=_seed(int(row["entropy"]), _parse_spawn_key(row["spawn_key"])), **kwargs
     )
-
-

@@ -21,7 +21,6 @@ from ...scenario import (
 )
 
 if TYPE_CHECKING:
-
     pass
 
 from .common import DASK_MISSING, THREAD_LIMITS
@@ -144,8 +143,6 @@ def _run_dask(
         client.close()
         if cluster is not None:
             cluster.close()
-
-
 
 
 def progress_bar(total: int, done: int, enabled: bool | None) -> tqdm:

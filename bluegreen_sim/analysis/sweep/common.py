@@ -14,7 +14,6 @@ from ...scenario import (
 )
 
 if TYPE_CHECKING:
-
     pass
 
 BACKENDS = ("serial", "processes", "dask")

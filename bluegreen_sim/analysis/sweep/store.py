@@ -1,5 +1,4 @@
-"""Saving and resuming: Parquet part files or CSV appends, and which saved runs can be reused.
-"""
+"""Saving and resuming: Parquet part files or CSV appends, and which saved runs can be reused."""
 
 from __future__ import annotations
 
@@ -19,7 +18,6 @@ from ...scenario import (
 )
 
 if TYPE_CHECKING:
-
     pass
 
 from .common import CODE_VERSION, ID_COLUMNS, PARQUET_MISSING
@@ -188,5 +186,3 @@ def _reusable(stored: dict[str, Any], identity: pd.DataFrame, store: _Store | No
             )
         done.add(run_id)
     return done
-
-
