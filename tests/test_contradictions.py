@@ -81,8 +81,8 @@ def test_codedeploy_config_under_ecs_says_what_to_do(tmp_path, capsys) -> None:
     err = refuse(
         tmp_path,
         capsys,
-        BASE
-        + "deployment: {controller: ecs, config: CodeDeployDefault.ECSLinear10PercentEvery1Minutes}\n",
+        BASE + "deployment:\n  controller: ecs\n"
+        "  config: CodeDeployDefault.ECSLinear10PercentEvery1Minutes\n",
     )
     assert "is a CodeDeploy setting" in err and "set deployment.controller: codedeploy" in err
 
