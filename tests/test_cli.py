@@ -520,6 +520,15 @@ def test_compare(tiny: Path, tmp_path: Path, capsys) -> None:
     assert list(runs["seed"]) == [0, 1, 0, 1]
     assert (runs.loc[runs["variant"] == "bad", "requests_failed"] > 300).all()
     assert (runs.loc[runs["variant"] == "base", "requests_failed"] == 0).all()
+    # Without a variant that is the scenario as it is, the baseline column comes first.
+    assert (
+        main(["compare", str(tiny), "--variant", "bad=green.error_rate=0.5", "--seeds", "2"]) == 0
+    )
+    out, _ = capsys.readouterr()
+    assert out.splitlines()[0].split() == ["baseline", "bad"]
+    argv = ["compare", str(tiny), "--variant", "bad=green.error_rate=0.5", "--no-baseline"]
+    assert main([*argv, "--seeds", "2"]) == 0
+    assert capsys.readouterr()[0].splitlines()[0].split() == ["bad"]
     # A bad variant is refused before any run, naming the file, the variant and the field.
     assert main(["compare", str(tiny), "--variant", "oops=green.error_rate=2"]) == 2
     _, err = capsys.readouterr()

@@ -148,10 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--variant",
         action="append",
         default=[],
-        required=True,
         metavar="NAME='K=V[;K=V...]'",
         help="a named set of overrides, e.g. slow='deployment.config=CodeDeployDefault."
         "ECSLinear10PercentEvery3Minutes' (repeatable; NAME= alone is the scenario as it is)",
+    )
+    cmp_.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="leave out the 'baseline' column (the scenario as it is), which is shown first "
+        "unless a variant is already the scenario as it is",
     )
     cmp_.add_argument("--seeds", type=_positive_int, default=5, metavar="N", help="seeds 0..N-1")
     cmp_.add_argument("--out", type=Path, metavar="FILE", help="write the table (.csv/.parquet)")

@@ -16,6 +16,8 @@ from ..scenario.files import is_sweep_file, read_mapping
 from .common import InternalError, UsageError
 from .run import _Staging
 
+BASELINE = "baseline"
+
 
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
     """``NAME=k=v;k=v`` → (NAME, {k: v}); values are YAML scalars (``0.05`` is a number)."""
@@ -43,6 +45,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if name in variants:
             raise UsageError(f"--variant: the name {name!r} is given twice")
         variants[name] = overrides
+    if not args.no_baseline and all(variants.values()):
+        # What each variant changes is read against the scenario as it is: show it first.
+        if BASELINE in variants:
+            raise UsageError(f"--variant: {BASELINE!r} names the scenario as it is; rename it")
+        variants = {BASELINE: {}, **variants}
+    if not variants:
+        raise UsageError("--no-baseline leaves nothing to compare; give --variant NAME=...")
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     for name, overrides in variants.items():  # refuse a bad variant before anything runs
         try:
