@@ -370,7 +370,7 @@ def test_scenarios_lists_the_bundled_ones(capsys) -> None:
     out, _ = capsys.readouterr()
     bundled = sorted((ROOT / "scenarios").glob("*.yaml"))
     assert bundled, "the repository bundles scenarios"
-    assert f"Scenarios in {ROOT / 'scenarios'}:" in out
+    assert f"Scenarios in {ROOT / 'bluegreen_sim' / 'lessons'}:" in out  # the package's
     assert re.search(
         r"canary-bad-green\.yaml\s+canary-bad-green\s+Green fails 8 % of requests\.", out
     )

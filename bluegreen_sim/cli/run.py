@@ -18,6 +18,7 @@ from ..results.narrate import format_duration, narrate, summary_table
 from ..scenario import load_scenario
 from ..scenario.files import scenario_yaml
 from .common import PROG, InternalError, UsageError, use_color, version, warn
+from .lessons import find_scenario
 
 # --------------------------------------------------------------------------------------------
 # run
@@ -28,6 +29,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..aws.controllers import CONTROLLERS
     from ..engine.simulation import simulate
 
+    args.scenario = find_scenario(args.scenario)
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out: {args.out} exists and is not a directory")
@@ -293,6 +295,7 @@ def _draw(result: Any, path: Path) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``validate``: load and check a scenario, print its capacity; nothing runs."""
+    args.scenario = find_scenario(args.scenario)
     sc = load_scenario(args.scenario, overrides=args.overrides)
     controller = sc.deployment.controller
     print(f"{args.scenario}: valid ({sc.name}, {controller}, {format_duration(sc.duration)})")
