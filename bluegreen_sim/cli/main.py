@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
         "DIR/timeline.png with --out, else <scenario-name>.png",
     )
     run.add_argument(
+        "--plot-full",
+        action="store_true",
+        help="draw the whole run (default: up to shortly after the deployment ends)",
+    )
+    run.add_argument(
         "--record-requests", action="store_true", help="keep one row per request (with --out)"
     )
     run.add_argument(
@@ -222,8 +227,9 @@ def _handle(args: argparse.Namespace, debug: bool) -> int:
         return _fail(exc, 2, debug)
     except InternalError as exc:
         return _fail(exc, 1, debug)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if not getattr(exc, "already_told", False):  # a sweep has said what it saved
+            print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (``| head``): not an error of ours. Silence the final flush.

@@ -63,7 +63,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         "version": version(),
         "command": " ".join([PROG, *sys.argv[1:]]) if sys.argv[1:] else None,
     }
-    written = _write_outputs(result, args.out, plot_path, args.requests_format, record)
+    written = _write_outputs(
+        result, args.out, plot_path, args.requests_format, record, full_plot=args.plot_full
+    )
 
     out = sys.stdout
     if args.json:
@@ -120,6 +122,9 @@ def _check_memory(scenario: Any) -> None:
         )
 
 
+PROGRESS_DELAY_S = 2.0  # a run shorter than this shows no progress line
+
+
 def _progress_bar(duration: float) -> tuple[Any, Any]:
     """A progress line on stderr, for a terminal only, shown once a run has taken 2 s."""
     try:
@@ -130,7 +135,7 @@ def _progress_bar(duration: float) -> tuple[Any, Any]:
         return None, None
     bar = tqdm(
         total=round(duration),
-        delay=2.0,
+        delay=PROGRESS_DELAY_S,
         desc="simulating",
         unit="s",
         file=sys.stderr,
@@ -252,6 +257,7 @@ def _write_outputs(
     plot_path: Path | None,
     requests_format: str,
     record: dict[str, Any] | None = None,
+    full_plot: bool = False,
 ) -> list[Path]:
     if out is None and plot_path is None:
         return []
@@ -261,7 +267,7 @@ def _write_outputs(
         if plot_path is not None:
             inside = out is not None and plot_path.parent.absolute() == out.absolute()
             target = scratch / plot_path.name if inside else staging.stage_file(plot_path)
-            _draw(result, target)
+            _draw(result, target, full_plot)
         if out is not None:
             result.save(scratch, requests_format=requests_format)
             if result.scenario is not None:
@@ -275,10 +281,10 @@ def _write_outputs(
         raise
 
 
-def _draw(result: Any, path: Path) -> None:
+def _draw(result: Any, path: Path, full: bool = False) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")  # files only: never open a window
     try:
-        fig = result.plot(path)
+        fig = result.plot(path, full=full)
     except ImportError as exc:
         raise InternalError(f"--plot: plotting is not available ({exc})") from None
     try:

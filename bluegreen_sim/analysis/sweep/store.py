@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,11 +143,7 @@ def _choose_entropy(given: int | None, stored: dict[str, Any], store: _Store | N
     if saved is None:
         return given if given is not None else int(np.random.SeedSequence().entropy)
     if given is None:
-        print(
-            f"sweep: resuming the sweep saved in {store.path} with its entropy {saved}",
-            file=sys.stderr,
-        )
-        return saved
+        return saved  # resuming: the sweep says so once it knows how many runs are saved
     if given != saved:
         raise ScenarioError(
             str(store.path),
