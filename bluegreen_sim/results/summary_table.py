@@ -46,9 +46,10 @@ def excess_text(s: dict[str, Any]) -> str:
     """``excess_failed`` as a reader understands it.
 
     The excess is the failures above blue's configured error rate p applied to every request.
-    Blue's own failures are binomial, so an excess within 3 standard deviations of that
-    (3·sqrt(n·p·(1−p))) is noise and is said to be none, as it is when green served nobody
-    (then no failure can be the release's).
+    Blue's own failures vary (binomially), so the excess is told with its noise, three standard
+    deviations 3·sqrt(n·p·(1−p)): an excess within it could be luck. When green served no user
+    the excess cannot be the release's and is said to be none (or, if larger than the noise, a
+    failure of something else, such as a dependency both revisions share).
     """
     excess, total, failed = (
         s.get("excess_failed"),
@@ -60,13 +61,14 @@ def excess_text(s: dict[str, Any]) -> str:
     rate = (failed - excess) / total  # blue's configured error rate
     noise = 3 * math.sqrt(total * rate * (1 - rate))
     base = f"blue's {rate:.2%} error rate" if rate else "blue's error rate (0)"
-    if not s.get("requests_green") and excess > 0:
+    if not s.get("requests_green"):
         if excess <= noise + 1:
             return f"none (green served no users; failures within {base})"
         return f"{excess:,.0f} above {base}, with green serving no users (not the release)"
-    if excess <= noise + 1:
-        return f"none (within {base}, ± noise)"
-    return f"{excess:,.0f} above {base}"
+    if round(excess) <= 0:
+        return f"none (no more failures than {base} predicts)"
+    text = f"{excess:,.0f} above {base}"
+    return text + (f" (within the noise, ± {noise:,.0f})" if excess <= noise else "")
 
 
 def summary_table(
