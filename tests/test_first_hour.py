@@ -181,3 +181,27 @@ def test_excess_failed_is_told_in_words() -> None:
     rows = table(cli("run", bad, "--quiet")[1])
     assert rows["excess failed"] == f"{summary['excess_failed']:,.0f} above blue's 0.10% error rate"
     assert rows["failed by status"] == f"{summary['requests_500']:,} × 500 from the targets"
+
+
+# --------------------------------------------------------------------------------------------
+# The README's walk-through
+
+
+def test_the_readme_walkthrough_validates_as_shown(tmp_path, monkeypatch) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Your own scenario") :]
+    scenario = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    console = section.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+    assert console[0] == "$ bluegreen-sim validate checkout-api.yaml"
+    monkeypatch.chdir(tmp_path)
+    Path("checkout-api.yaml").write_text(scenario)
+    code, out, err = cli("validate", "checkout-api.yaml")
+    assert code == 0 and err == ""
+    assert out.splitlines() == console[1:]
+    summary = json.loads(cli("run", "checkout-api.yaml", "--seed", "1", "--json")[1])
+    # the figures the walk-through quotes
+    assert summary["outcome"] == "ROLLED_BACK" and summary["alarms_fired"] == ["green-5xx"]
+    assert (summary["requests_failed_green"], summary["requests_green"]) == (141, 9119)
+    assert summary["test_requests_failed"] == 3
+    code, _, err = cli("validate", "checkout-api.yaml", "--set", "service.concurrency=1")
+    assert "blue is 279% utilised" in err
