@@ -284,7 +284,7 @@ def _write_outputs(
 def _draw(result: Any, path: Path, full: bool = False) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")  # files only: never open a window
     try:
-        fig = result.plot(path, full=full)
+        fig = result.plot(path, full=True) if full else result.plot(path)
     except ImportError as exc:
         raise InternalError(f"--plot: plotting is not available ({exc})") from None
     try:
