@@ -56,7 +56,8 @@ def test_a_progress_line_on_a_terminal_only(tmp_path, monkeypatch) -> None:
     code, shown = _run(["run", str(path), "--json"], terminal)
     assert code == 0
     line = terminal.getvalue()
-    assert line.startswith("\rsimulating 0/180 simulated seconds") and "\rsimulating " in line[1:]
+    # (later updates are throttled by tqdm, so how many show depends on the machine's speed)
+    assert line.startswith("\rsimulating 0/180 simulated seconds |")
     assert line.endswith(" \r")  # cleared when the run ends: the story starts on a clean line
     plain = io.StringIO()
     code, hidden = _run(["run", str(path), "--json"], plain)
