@@ -101,9 +101,13 @@ def test_a_deployment_after_the_end_of_the_run_is_refused(tmp_path, capsys) -> N
             "green: {latency: {distribution: lognormal, median: 40ms, p99: 90ms, mean: 50ms}}\n",
             "green.latency.mean",
         ),
+        ("faults: [{kind: crash, multiply: 2}]\n", "faults[0].multiply"),
+        ("faults: [{kind: latency, multiply: 2, probability: 0.5}]\n", "faults[0].probability"),
     ],
 )
-def test_parameters_of_another_pattern_or_distribution_are_refused(tmp_path, capsys, text, field):
+def test_parameters_of_another_pattern_distribution_or_fault_are_refused(
+    tmp_path, capsys, text, field
+):
     err = refuse(tmp_path, capsys, BASE + text)
     assert f": {field}: " in err
 

@@ -2,7 +2,8 @@
 
 A CodeDeploy ``config`` under ``controller: ecs`` used to run all at once without a word; a
 ``linear`` block under ``strategy: CANARY``, a probe's ``requests`` on a Lambda hook, a
-lognormal's ``mean``, a ramp's ``ramp_to`` on a constant load: each was accepted and had no
+lognormal's ``mean``, a ramp's ``ramp_to`` on a constant load, a crash fault's ``multiply``:
+each was accepted and had no
 effect, so the scenario did not do what its author wrote. Each is an error now. Only settings
 *written* (in the file or by an override) count, found with pydantic's ``model_fields_set``: a
 default never contradicts anything.
@@ -53,6 +54,17 @@ PATTERN_FIELDS: dict[str, tuple[str, ...]] = {
     "diurnal": ("period", "amplitude", "phase"),
     "trace": ("trace",),
 }
+# Fault parameters by kind (revision, after, at, duration, fraction are every kind's).
+FAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "error_rate": ("error_rate",),
+    "latency": ("multiply", "add"),
+    "crash": (),
+    "crash_loop": ("uptime",),
+    "health_check": ("probability",),
+    "slow_leak": ("growth", "crash_after"),
+    "load_dependent": ("error_rate", "utilisation"),
+    "dependency_outage": ("error_rate",),
+}
 # Distribution parameters by distribution.
 DISTRIBUTION_FIELDS: dict[str, tuple[str, ...]] = {
     "exponential": ("mean",),
@@ -88,6 +100,14 @@ def contradictions(scenario: Scenario) -> Iterator[tuple[str, str]]:
             if dist is not None:
                 yield from _distribution(dist, f"{section}.{name}")
     for i, fault in enumerate(scenario.faults):
+        own = FAULT_FIELDS.get(fault.kind, ())
+        others = {n for names in FAULT_FIELDS.values() for n in names} - set(own)
+        for name in _written(fault, tuple(sorted(others))):
+            yield (
+                f"faults[{i}].{name}",
+                f"is not a parameter of a '{fault.kind}' fault"
+                + (f" (it reads {', '.join(own)})" if own else " (it has no parameters)"),
+            )
         if fault.uptime is not None:
             yield from _distribution(fault.uptime, f"faults[{i}].uptime")
 
