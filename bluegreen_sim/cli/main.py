@@ -1,4 +1,4 @@
-"""The ``bluegreen-sim`` command: run, validate, list, compare and sweep scenarios.
+"""The ``bluegreen-sim`` command: run, validate, list, compare and sweep scenarios; the schema.
 
 ::
 
@@ -7,6 +7,8 @@
     bluegreen-sim scenarios
     bluegreen-sim compare scenarios/canary-bad-green.yaml --variant slow='deployment.config=...'
     bluegreen-sim sweep sweeps/error-rates.yaml --backend processes --workers 4
+    bluegreen-sim schema > scenario.schema.json
+    bluegreen-sim --version
 
 Exit status: 0 on success, 2 on a bad scenario or a usage error, 1 on an internal error. Every
 error is one line on stderr (``bluegreen-sim: error: <file>: <field>: <what was expected>``);
