@@ -251,6 +251,8 @@ def test_out_writes_results_that_parse(tiny: Path, tmp_path: Path, capsys) -> No
         "events.csv",
         "metrics.csv",
         "requests.csv",
+        "run.json",
+        "scenario.yaml",
         "summary.json",
         "timeline.csv",
     ]
@@ -354,10 +356,13 @@ def test_narrate_and_table_colour_flag(tiny: Path) -> None:
 def test_validate(tiny: Path, capsys) -> None:
     assert main(["validate", str(tiny)]) == 0
     out, err = capsys.readouterr()
-    assert out == f"{tiny}: valid (tiny, steps, 3m)\n" and err == ""
+    assert out.splitlines()[0] == f"{tiny}: valid (tiny, steps, 3m)" and err == ""
     assert main(["validate", str(tiny), "--set", "deployment.controller=none"]) == 0
     out, _ = capsys.readouterr()
-    assert out == f"{tiny}: valid (tiny, none, 3m)\n"
+    assert out.splitlines()[:2] == [
+        f"{tiny}: valid (tiny, none, 3m)",
+        "with overrides: deployment.controller=none",
+    ]
 
 
 def test_scenarios_lists_the_bundled_ones(capsys) -> None:
@@ -365,7 +370,7 @@ def test_scenarios_lists_the_bundled_ones(capsys) -> None:
     out, _ = capsys.readouterr()
     bundled = sorted((ROOT / "scenarios").glob("*.yaml"))
     assert bundled, "the repository bundles scenarios"
-    assert f"Scenarios in {ROOT / 'scenarios'}:" in out
+    assert f"Scenarios in {ROOT / 'bluegreen_sim' / 'lessons'}:" in out  # the package's
     assert re.search(
         r"canary-bad-green\.yaml\s+canary-bad-green\s+Green fails 8 % of requests\.", out
     )
@@ -515,6 +520,15 @@ def test_compare(tiny: Path, tmp_path: Path, capsys) -> None:
     assert list(runs["seed"]) == [0, 1, 0, 1]
     assert (runs.loc[runs["variant"] == "bad", "requests_failed"] > 300).all()
     assert (runs.loc[runs["variant"] == "base", "requests_failed"] == 0).all()
+    # Without a variant that is the scenario as it is, the baseline column comes first.
+    assert (
+        main(["compare", str(tiny), "--variant", "bad=green.error_rate=0.5", "--seeds", "2"]) == 0
+    )
+    out, _ = capsys.readouterr()
+    assert out.splitlines()[0].split() == ["baseline", "bad"]
+    argv = ["compare", str(tiny), "--variant", "bad=green.error_rate=0.5", "--no-baseline"]
+    assert main([*argv, "--seeds", "2"]) == 0
+    assert capsys.readouterr()[0].splitlines()[0].split() == ["bad"]
     # A bad variant is refused before any run, naming the file, the variant and the field.
     assert main(["compare", str(tiny), "--variant", "oops=green.error_rate=2"]) == 2
     _, err = capsys.readouterr()
@@ -582,9 +596,9 @@ def test_console_script(tiny: Path) -> None:
     proc = subprocess.run(
         [script, "validate", str(tiny)], capture_output=True, text=True, env=_env(), timeout=120
     )
-    assert (proc.returncode, proc.stdout, proc.stderr) == (
+    assert (proc.returncode, proc.stdout.splitlines()[0], proc.stderr) == (
         0,
-        f"{tiny}: valid (tiny, steps, 3m)\n",
+        f"{tiny}: valid (tiny, steps, 3m)",
         "",
     )
     proc = subprocess.run(

@@ -180,3 +180,30 @@ def test_mean_interval_and_wilson():
     assert wilson_interval(0, 10) == pytest.approx((0.0, 0.27753), abs=1e-5)
     assert wilson_interval(10, 10) == pytest.approx((0.72247, 1.0), abs=1e-5)
     assert wilson_interval(5, 10) == pytest.approx((0.23659, 0.76341), abs=1e-5)
+
+
+# -- a comparison reads well in a notebook (issue 10, item 6) ---------------------------------
+
+
+def test_compare_returns_runs_that_display_as_the_table(runs):
+    assert isinstance(runs, cmp.Comparison) and isinstance(runs, pd.DataFrame)
+    raw = runs.runs
+    assert type(raw) is pd.DataFrame and raw.equals(pd.DataFrame(runs))
+    assert type(runs[runs.variant == "bad green"]) is pd.DataFrame  # selections are plain
+    html = runs._repr_html_()
+    assert html.startswith('<table class="bluegreen-comparison">')
+    assert "<th>bad green</th><th>good green</th>" in html
+    table = comparison_table(runs)
+    lo, hi = (table.loc["bad green", ("requests_failed", s)] for s in ("lo", "hi"))
+    assert f"[{cmp._num(lo)}, {cmp._num(hi)}]" in html  # the interval, not only the mean
+    assert "100%</b> <small>(6/6)" in html and ".runs" in html
+    assert str(runs) == format_comparison(raw)
+    assert runs.table.equals(table)
+
+
+def test_cost_and_count_axes_start_at_zero(runs):
+    fig = plot_comparison(runs)
+    panels = {ax.get_label(): ax for ax in fig.axes if ax.get_visible()}
+    for key in ("cost_usd", "requests_failed", "peak_tasks", "deployment_duration_s"):
+        lo, hi = panels[key].get_xlim()
+        assert lo == 0 and hi > 0, key

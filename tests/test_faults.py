@@ -18,6 +18,7 @@ def run(faults, *, rps=100, tasks=4, duration=240, seed=3, deployment=None, **ex
         "load": {"rps": rps},
         "service": {
             "tasks": tasks,
+            "concurrency": 1,  # the utilisation figures below are of one-slot tasks
             "latency": {"distribution": "exponential", "mean": 0.01},
             "startup": {"distribution": "constant", "value": 10},
         },

@@ -9,7 +9,16 @@ import pytest
 from matplotlib.figure import Figure
 
 from bluegreen_sim import simulate
-from bluegreen_sim.results.plots import PANELS, alarm_spans, lifecycle_markers, plot_result
+from bluegreen_sim.results.plots import (
+    END_MARGIN_S,
+    MIN_SHARE_REQUESTS,
+    PANELS,
+    alarm_spans,
+    lifecycle_markers,
+    plot_end,
+    plot_result,
+)
+from bluegreen_sim.results.result import Result
 from bluegreen_sim.scenario import scenario_from_dict
 
 matplotlib.use("Agg")
@@ -106,7 +115,7 @@ def test_five_labelled_panels_share_the_time_axis(steps_bad):
     top = found["weight"]
     for ax in found.values():
         assert ax.get_shared_x_axes().joined(ax, top)
-        assert ax.get_xlim() == pytest.approx((0.0, result.scenario.duration))
+        assert ax.get_xlim() == pytest.approx((0.0, plot_end(result)))
     assert found["weight"].get_ylim() == pytest.approx((0, 105))
 
 
@@ -259,3 +268,85 @@ def test_alarm_spans_on_a_hand_made_timeline():
         }
     )
     assert alarm_spans(tl) == [("a", 2.0, 4.0), ("a", 5.0, 6.0), ("b", 7.0, 8.0)]
+
+
+# -- plots that do not mislead (issue 10, item 8) -----------------------------------------------
+
+
+def test_the_time_axis_ends_shortly_after_the_deployment_unless_full(steps_bad):
+    result, fig = steps_bad
+    end = result.summary["deployment_end_s"]
+    shown = panels(fig)["tasks"].get_xlim()[1]
+    spans_end = max(e for _, _, e in alarm_spans(result.timeline))
+    assert max(end, spans_end) + END_MARGIN_S <= shown < result.scenario.duration
+    assert "shown to" in fig._suptitle.get_text()
+    whole = plot_result(result, full=True)
+    assert panels(whole)["tasks"].get_xlim() == pytest.approx((0, result.scenario.duration))
+    assert "shown to" not in whole._suptitle.get_text()
+
+
+def test_panels_with_nothing_to_show_are_left_out(no_deployment):
+    result, fig = no_deployment
+    assert result.summary["requests_failed"] == 0
+    # nothing deployed: no weight panel; nothing failed: no error panel
+    assert list(panels(fig)) == ["throughput", "latency", "tasks"]
+    assert plot_end(result) == result.scenario.duration  # no deployment: the whole run
+
+
+def _hand_made(green_requests, green_errors) -> Result:
+    n = len(green_requests)
+    tl = pd.DataFrame(
+        {
+            "time_s": np.arange(float(n)),
+            "green_weight": 50.0,
+            "requests_blue": 100,
+            "errors_blue": 0,
+            "requests_green": green_requests,
+            "errors_green": green_errors,
+            "p50_ms_blue": 40.0,
+            "p99_ms_blue": 150.0,
+            "p50_ms_green": 40.0,
+            "p99_ms_green": 150.0,
+            "healthy_blue": 2,
+            "running_blue": 2,
+            "healthy_green": 2,
+            "running_green": 2,
+        }
+    )
+    events = pd.DataFrame(columns=["time_s", "source", "event", "detail"])
+    return Result({"scenario": "hand"}, tl, events, pd.DataFrame(), pd.DataFrame())
+
+
+def test_an_error_share_of_a_handful_of_requests_is_marked_not_drawn():
+    # Green serves 1 request a second for 30 s (fails half), then 100 a second.
+    req = [1] * 30 + [100] * 30
+    err = [1 if i % 2 else 0 for i in range(30)] + [5] * 30
+    fig = plot_result(_hand_made(req, err), smooth=10)
+    ax = panels(fig)["errors"]
+    line = next(ln for ln in ax.get_lines() if ln.get_label() == "green")
+    y = np.asarray(line.get_ydata(), dtype=float)
+    assert np.isnan(y[:20]).all()  # fewer than MIN_SHARE_REQUESTS in the window: no line
+    assert np.isfinite(y[40:]).all() and y[40:] == pytest.approx(5.0)
+    dots = [ln for ln in ax.get_lines() if ln.get_gid() == "few:green"]
+    assert len(dots) == 1 and dots[0].get_linestyle() == "None"
+    assert len(dots[0].get_xdata()) > 0 and max(dots[0].get_xdata()) < 30
+    assert MIN_SHARE_REQUESTS == 20
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "5xx share of < 20 requests (noisy)" in legend
+    # the marked shares stay on the axis (hidden points would hide that something failed)
+    assert ax.get_ylim()[1] >= max(dots[0].get_ydata())
+
+
+def test_distinct_things_have_distinct_line_styles_in_the_legend(steps_bad):
+    _, fig = steps_bad
+    handles = fig.legends[0].legend_handles
+    styles = {}
+    for h in handles:
+        label = h.get_label()
+        if label.startswith(("blue", "green")) or not hasattr(h, "get_linestyle"):
+            continue  # the revisions are told apart by colour; alarms are shaded patches
+        if "ALARM" in label:
+            continue
+        styles[label] = (h.get_linestyle(), h.get_marker())
+    assert {"healthy tasks", "running tasks", "lifecycle event", "traffic shift"} <= set(styles)
+    assert len(set(styles.values())) == len(styles), styles

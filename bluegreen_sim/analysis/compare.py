@@ -6,7 +6,10 @@ variant with every seed. Because each run spawns its random streams from its see
 and variant B with seed 3 see the same arrivals, the same service times and the same start-up
 times (common random numbers): the differences between them are the strategy's, not the luck's.
 
-:func:`comparison_table` summarises the runs per variant: the mean of each figure of merit with
+:func:`compare` returns a :class:`Comparison`: a DataFrame of the runs (one row per variant and
+seed, as before) whose display in a notebook is the comparison table with its intervals;
+``.runs`` is the raw table and ``.table`` the summary. :func:`comparison_table` summarises the
+runs per variant: the mean of each figure of merit with
 its 95 % Student-t confidence interval, and the share of runs that rolled back.
 :func:`format_comparison` prints that table; :func:`plot_comparison` draws it.
 
@@ -49,6 +52,14 @@ FIGURES_OF_MERIT: dict[str, str] = {
     "cost_usd": "cost (USD)",
 }
 ROLLED_BACK = "rolled_back"
+# Figures that cannot be negative: their axes start at zero (excess_failed can be negative).
+_FROM_ZERO = (
+    "requests_failed",
+    "time_to_detect_s",
+    "deployment_duration_s",
+    "peak_tasks",
+    "cost_usd",
+)
 
 
 def compare(
@@ -57,7 +68,7 @@ def compare(
     seeds: Iterable[int] = range(10),
     *,
     workers: int | None = None,
-) -> pd.DataFrame:
+) -> Comparison:
     """Run every variant of a scenario with the same seeds.
 
     Args:
@@ -69,8 +80,9 @@ def compare(
         workers: processes to run in; ``None`` or 1 runs in this process.
 
     Returns:
-        One row per (variant, seed): ``variant``, then the run's summary fields (``seed``,
-        ``outcome``, ``requests_failed``, ...). Rows are in the order of ``variants``, then seeds.
+        A :class:`Comparison`: one row per (variant, seed): ``variant``, then the run's
+        summary fields (``seed``, ``outcome``, ``requests_failed``, ...), in the order of
+        ``variants``, then seeds. In a notebook it shows as the comparison table.
 
     Raises:
         ScenarioError: a variant's overrides do not make a valid scenario. Every variant is
@@ -107,7 +119,43 @@ def compare(
         {"variant": name, "seed": seed, **{k: v for k, v in summary.items() if k != "seed"}}
         for (name, seed), summary in zip(jobs, summaries, strict=True)
     ]
-    return pd.DataFrame(rows)
+    return Comparison(rows)
+
+
+class Comparison(pd.DataFrame):
+    """The runs of a comparison, one row per (variant, seed), that display as its table.
+
+    It is a DataFrame of the runs, so ``runs[runs.variant == "canary"]``, ``runs.to_csv()``
+    and every other use of a runs table work as they did; what it adds:
+
+    * in Jupyter it shows as the comparison table (:func:`format_comparison`'s figures, mean
+      and confidence interval per variant) instead of dozens of raw rows;
+    * ``.runs``: the raw table, a plain DataFrame;
+    * ``.table``: :func:`comparison_table` (means, intervals, counts);
+    * ``str()`` is :func:`format_comparison`'s text.
+
+    Derived frames (a selection, a groupby) are plain DataFrames.
+    """
+
+    @property
+    def _constructor(self) -> type[pd.DataFrame]:
+        return pd.DataFrame
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """The raw table: one row per (variant, seed)."""
+        return pd.DataFrame(self)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Mean, interval and count of each figure of merit per variant."""
+        return comparison_table(self.runs)
+
+    def __str__(self) -> str:
+        return format_comparison(self.runs)
+
+    def _repr_html_(self) -> str:
+        return comparison_html(self.runs)
 
 
 def _is_mapping(value: Any) -> bool:
@@ -222,6 +270,48 @@ def format_comparison(runs: pd.DataFrame, *, confidence: float = CONFIDENCE) -> 
     return "\n".join([render(header), rule, *(render(r) for r in lines), "", note])
 
 
+def comparison_html(runs: pd.DataFrame, *, confidence: float = CONFIDENCE) -> str:
+    """:func:`format_comparison` as an HTML table (a notebook's display of a comparison)."""
+    from html import escape
+
+    table = comparison_table(runs, confidence=confidence)
+    n_runs = [int(table.loc[v, (ROLLED_BACK, "n")]) for v in table.index]
+    head = "".join(f"<th>{escape(str(v))}</th>" for v in table.index)
+    body = [f"<tr><th>runs</th>{''.join(f'<td>{n}</td>' for n in n_runs)}</tr>"]
+    for key, title in FIGURES_OF_MERIT.items():
+        cells = []
+        for v, total in zip(table.index, n_runs, strict=True):
+            mean, lo, hi, n = (table.loc[v, (key, s)] for s in ("mean", "lo", "hi", "n"))
+            if not n:
+                cells.append("<td>–</td>")
+                continue
+            text = f"<b>{_num(mean)}</b>"
+            if np.isfinite(lo) and _num(lo) != _num(hi):
+                text += f" <small>[{_num(lo)}, {_num(hi)}]</small>"
+            if n != total:
+                text += f" <small>(n={int(n)})</small>"
+            cells.append(f"<td>{text}</td>")
+        body.append(f"<tr><th>{escape(title)}</th>{''.join(cells)}</tr>")
+    cells = []
+    for v, total in zip(table.index, n_runs, strict=True):
+        share = table.loc[v, (ROLLED_BACK, "mean")]
+        k = round(share * total) if total else 0
+        cells.append(f"<td><b>{share:.0%}</b> <small>({k}/{total})</small></td>")
+    body.append(f"<tr><th>rolled back</th>{''.join(cells)}</tr>")
+    note = (
+        f"mean [{confidence:.0%} t-interval; Wilson for rolled back] over {max(n_runs, default=0)} "
+        f"seeds (common random numbers); <code>.runs</code>: the {len(runs)} runs, one row each; "
+        "<code>.table</code>: the figures as numbers"
+    )
+    return (
+        '<table class="bluegreen-comparison"><thead><tr><th></th>'
+        + head
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + f"</tbody></table><p><small>{note}</small></p>"
+    )
+
+
 def _num(x: float) -> str:
     if not np.isfinite(x):
         return "–"
@@ -281,6 +371,10 @@ def plot_comparison(runs: pd.DataFrame, *, confidence: float = CONFIDENCE) -> Fi
         if key == ROLLED_BACK:
             ax.set_xlim(-0.05, 1.05)
             ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
+        elif key in _FROM_ZERO:
+            # A cost, a count or a duration read against zero: differences are not magnified.
+            right = np.nanmax(np.concatenate([hi, mean]), initial=0.0)
+            ax.set_xlim(0, right * 1.08 if np.isfinite(right) and right > 0 else 1)
         ax.grid(True, axis="x", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
         for side in ("top", "right"):
@@ -304,7 +398,9 @@ def plot_comparison(runs: pd.DataFrame, *, confidence: float = CONFIDENCE) -> Fi
 
 __all__ = [
     "FIGURES_OF_MERIT",
+    "Comparison",
     "compare",
+    "comparison_html",
     "comparison_table",
     "format_comparison",
     "mean_interval",

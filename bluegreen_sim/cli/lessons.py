@@ -13,13 +13,35 @@ from .common import ENV_SCENARIOS, PROG, SCENARIO_SUFFIXES, UsageError
 
 
 def scenario_dirs(explicit: Path | None = None) -> list[Path]:
-    """Where ``scenarios`` looks: ``--dir``, else ``$BLUEGREEN_SCENARIOS``, else the bundled."""
+    """Where ``scenarios`` looks: ``--dir``, else ``$BLUEGREEN_SCENARIOS``, else the bundled
+    lessons (package data: ``bluegreen_sim/lessons``)."""
     if explicit is not None:
         return [explicit]
     env = os.environ.get(ENV_SCENARIOS)
     if env:
         return [Path(p) for p in env.split(os.pathsep) if p]
-    return [Path(__file__).resolve().parents[2] / "scenarios"]
+    return [bundled_dir()]
+
+
+def bundled_dir() -> Path:
+    """The lessons shipped with the package (in a checkout, a link to ``scenarios/``)."""
+    return Path(__file__).resolve().parents[1] / "lessons"
+
+
+def find_scenario(text: str) -> str:
+    """A scenario argument as given, or a bundled lesson named without its folder.
+
+    ``bluegreen-sim run 06-blast-radius-all-at-once`` runs the installed lesson, so the
+    lessons work after ``pip install`` without a checkout. A path that exists always wins.
+    """
+    path = Path(text)
+    if path.exists() or len(path.parts) != 1:
+        return text
+    for folder in scenario_dirs():
+        for name in (text, *(text + suffix for suffix in SCENARIO_SUFFIXES)):
+            if (folder / name).is_file():
+                return str(folder / name)
+    return text
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
@@ -52,11 +74,10 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
         for other in others:
             out.write(f"  also: {' '.join(other.split())}\n")
         if rows:
-            out.write(f"Run one with: {PROG} run {folder / rows[0][0]}\n")
+            first = Path(rows[0][0]).stem if folder == bundled_dir() else folder / rows[0][0]
+            out.write(f"Run one with: {PROG} run {first}\n")
     return 0
 
 
 # --------------------------------------------------------------------------------------------
 # compare, sweep
-
-

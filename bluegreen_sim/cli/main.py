@@ -1,4 +1,4 @@
-"""The ``bluegreen-sim`` command: run, validate, list, compare and sweep scenarios.
+"""The ``bluegreen-sim`` command: run, validate, list, compare and sweep scenarios; the schema.
 
 ::
 
@@ -7,6 +7,8 @@
     bluegreen-sim scenarios
     bluegreen-sim compare scenarios/canary-bad-green.yaml --variant slow='deployment.config=...'
     bluegreen-sim sweep sweeps/error-rates.yaml --backend processes --workers 4
+    bluegreen-sim schema > scenario.schema.json
+    bluegreen-sim --version
 
 Exit status: 0 on success, 2 on a bad scenario or a usage error, 1 on an internal error. Every
 error is one line on stderr (``bluegreen-sim: error: <file>: <field>: <what was expected>``);
@@ -21,15 +23,27 @@ import contextlib
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from ..scenario import ScenarioError
-from .common import ENV_SCENARIOS, PROG, InternalError, UsageError, _positive_int
+from ..scenario.contradictions import ScenarioWarning
+from .common import (
+    ENV_SCENARIOS,
+    PROG,
+    InternalError,
+    UsageError,
+    _positive_int,
+    _seed,
+    version,
+    warn,
+)
 from .lessons import cmd_scenarios
 from .many import cmd_compare, cmd_sweep
 from .run import cmd_run, cmd_validate
+from .schema import add_parser as add_schema_parser
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(ALB + ECS Fargate, CodeDeploy / ECS controllers, CloudWatch alarms).",
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
     # On the subcommands too; SUPPRESS keeps a subcommand from resetting the top-level flag.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -76,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one scenario: print the narrated event log and a summary table.",
     )
     run.add_argument("scenario", help="scenario file (.yaml, .toml or .json)")
-    run.add_argument("--seed", type=int, default=None, help="random seed (default: the file's)")
+    run.add_argument(
+        "--seed", type=_seed, default=None, help="random seed, >= 0 (default: the file's, else 0)"
+    )
     run.add_argument("--out", type=Path, metavar="DIR", help="write the results into DIR")
     run.add_argument(
         "--plot",
@@ -86,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="draw the timeline (PNG, or SVG if PATH ends in .svg); default "
         "DIR/timeline.png with --out, else <scenario-name>.png",
+    )
+    run.add_argument(
+        "--plot-full",
+        action="store_true",
+        help="draw the whole run (default: up to shortly after the deployment ends)",
     )
     run.add_argument(
         "--record-requests", action="store_true", help="keep one row per request (with --out)"
@@ -133,10 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--variant",
         action="append",
         default=[],
-        required=True,
         metavar="NAME='K=V[;K=V...]'",
         help="a named set of overrides, e.g. slow='deployment.config=CodeDeployDefault."
         "ECSLinear10PercentEvery3Minutes' (repeatable; NAME= alone is the scenario as it is)",
+    )
+    cmp_.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="leave out the 'baseline' column (the scenario as it is), which is shown first "
+        "unless a variant is already the scenario as it is",
     )
     cmp_.add_argument("--seeds", type=_positive_int, default=5, metavar="N", help="seeds 0..N-1")
     cmp_.add_argument("--out", type=Path, metavar="FILE", help="write the table (.csv/.parquet)")
@@ -162,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--out", type=Path, default=None, metavar="PATH", help="write the rows")
     swp.add_argument("--no-progress", action="store_true", help="no progress bar")
     swp.set_defaults(handler=cmd_sweep)
+    add_schema_parser(sub, common)
     # import / export: the user's AWS definitions (bluegreen_sim/interop/; cfn-lint and hcl2
     # are imported only when a command needs them)
     from ..interop.cli import add_export_parser, add_import_parser
@@ -192,6 +220,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
     debug = bool(getattr(args, "debug", False))
+    with warnings.catch_warnings():
+        # A setting an override made meaningless is told in one line, like an error.
+        warnings.simplefilter("always", ScenarioWarning)
+        warnings.showwarning = _show_warning
+        return _handle(args, debug)
+
+
+def _show_warning(message, category, *_args, **_kwargs) -> None:
+    if issubclass(category, ScenarioWarning):
+        warn(str(message))
+    else:
+        print(f"{PROG}: warning: {category.__name__}: {message}", file=sys.stderr)
+
+
+def _handle(args: argparse.Namespace, debug: bool) -> int:
     try:
         return int(args.handler(args) or 0)
     except ScenarioError as exc:
@@ -200,8 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, 2, debug)
     except InternalError as exc:
         return _fail(exc, 1, debug)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if not getattr(exc, "already_told", False):  # a sweep has said what it saved
+            print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (``| head``): not an error of ours. Silence the final flush.
@@ -228,5 +272,3 @@ def _tolerate_narrow_terminals() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, ValueError, OSError):
             stream.reconfigure(errors="replace")
-
-

@@ -11,9 +11,12 @@ from typing import Any
 
 import yaml
 
-from ..scenario import ScenarioError, load_scenario
+from ..scenario import Scenario, ScenarioError, load_scenario
+from ..scenario.files import is_sweep_file, read_mapping
 from .common import InternalError, UsageError
 from .run import _Staging
+
+BASELINE = "baseline"
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
@@ -42,6 +45,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if name in variants:
             raise UsageError(f"--variant: the name {name!r} is given twice")
         variants[name] = overrides
+    if not args.no_baseline and all(variants.values()):
+        # What each variant changes is read against the scenario as it is: show it first.
+        if BASELINE in variants:
+            raise UsageError(f"--variant: {BASELINE!r} names the scenario as it is; rename it")
+        variants = {BASELINE: {}, **variants}
+    if not variants:
+        raise UsageError("--no-baseline leaves nothing to compare; give --variant NAME=...")
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     for name, overrides in variants.items():  # refuse a bad variant before anything runs
         try:
@@ -98,6 +108,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from ..analysis.sweep import summarize, sweep_file
     except ImportError as exc:
         raise InternalError(f"sweep is not available in this installation ({exc})") from None
+    raw = read_mapping(args.sweep_file)
+    if not is_sweep_file(raw) and set(raw) & set(Scenario.model_fields):
+        raise UsageError(
+            f"{args.sweep_file} is a scenario, not a sweep file (a sweep file names its base "
+            "with 'scenario: FILE' and varies it with a 'grid'); run it with "
+            f"'bluegreen-sim run {args.sweep_file}' or compare variants with "
+            "'bluegreen-sim compare'"
+        )
     df = sweep_file(
         args.sweep_file,
         backend=args.backend,
@@ -108,4 +126,3 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     sys.stdout.write(summarize(df).to_string() + "\n")
     return 0
-

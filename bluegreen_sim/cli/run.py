@@ -13,9 +13,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..results.capacity import capacity_lines, capacity_warnings, offered_utilisation
 from ..results.narrate import format_duration, narrate, summary_table
 from ..scenario import load_scenario
-from .common import InternalError, UsageError, use_color
+from ..scenario.files import scenario_yaml
+from .common import PROG, InternalError, UsageError, use_color, version, warn
+from .lessons import find_scenario
 
 # --------------------------------------------------------------------------------------------
 # run
@@ -26,9 +29,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..aws.controllers import CONTROLLERS
     from ..engine.simulation import simulate
 
+    args.scenario = find_scenario(args.scenario)
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out: {args.out} exists and is not a directory")
+    for line in capacity_warnings(offered_utilisation(scenario)):
+        warn(line)
+    if args.record_requests:
+        _check_memory(scenario)
     plot_path = _plot_path(args, scenario.name)
     if plot_path is not None:
         _require_plotting()
@@ -38,8 +46,26 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{args.scenario}: deployment.controller: '{controller}' is not available in this "
             "installation"
         )
-    result = simulate(scenario, seed=args.seed, record_requests=args.record_requests)
-    written = _write_outputs(result, args.out, plot_path, args.requests_format)
+    bar, progress = _progress_bar(scenario.duration)
+    try:
+        result = simulate(
+            scenario, seed=args.seed, record_requests=args.record_requests, progress=progress
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.overrides:
+        result.summary["overrides"] = list(args.overrides)
+    record = {
+        "scenario_file": str(args.scenario),
+        "overrides": list(args.overrides),
+        "seed": result.summary["seed"],
+        "version": version(),
+        "command": " ".join([PROG, *sys.argv[1:]]) if sys.argv[1:] else None,
+    }
+    written = _write_outputs(
+        result, args.out, plot_path, args.requests_format, record, full_plot=args.plot_full
+    )
 
     out = sys.stdout
     if args.json:
@@ -51,6 +77,76 @@ def cmd_run(args: argparse.Namespace) -> int:
     if written:
         out.write("\nWrote " + ", ".join(str(p) for p in written) + "\n")
     return 0
+
+
+# Memory a recorded request takes at the peak: its row in the recorder's chunks, the
+# concatenated columns, the DataFrame and its sorted copy (~7 columns of 8 bytes each).
+_BYTES_PER_RECORDED_REQUEST = 4 * 7 * 8
+
+
+def expected_requests(scenario: Any) -> float:
+    """The mean number of production requests of a run: the rate integrated over its length."""
+    import numpy as np
+
+    from ..results.capacity import _rate
+
+    t = np.arange(0.0, scenario.duration, 1.0) + 0.5
+    return float(_rate(scenario, t).sum()) if len(t) else 0.0
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None  # unknown: let the run try
+
+
+def _check_memory(scenario: Any) -> None:
+    """Refuse --record-requests when the rows could not fit in memory."""
+    n = expected_requests(scenario)
+    need = n * _BYTES_PER_RECORDED_REQUEST
+    free = _available_memory()
+    if free is not None and need > free:
+        raise UsageError(
+            f"--record-requests: about {n:,.0f} requests × {_BYTES_PER_RECORDED_REQUEST} bytes "
+            f"= {need / 2**30:.1f} GiB, more than the {free / 2**30:.1f} GiB of memory "
+            "available; shorten the run (duration), lower load.rps, or run without "
+            "--record-requests (the timeline and summary do not need it)"
+        )
+
+
+PROGRESS_DELAY_S = 2.0  # a run shorter than this shows no progress line
+
+
+def _progress_bar(duration: float) -> tuple[Any, Any]:
+    """A progress line on stderr, for a terminal only, shown once a run has taken 2 s."""
+    try:
+        if not sys.stderr.isatty():
+            return None, None
+        from tqdm import tqdm
+    except (ImportError, AttributeError, ValueError):
+        return None, None
+    bar = tqdm(
+        total=round(duration),
+        delay=PROGRESS_DELAY_S,
+        desc="simulating",
+        unit="s",
+        file=sys.stderr,
+        leave=False,
+        bar_format="{desc} {n_fmt}/{total_fmt} simulated seconds |{bar}| {elapsed}<{remaining}",
+    )
+
+    def update(t: float) -> None:
+        bar.update(round(t) - bar.n)
+
+    return bar, update
 
 
 def _plot_path(args: argparse.Namespace, name: str) -> Path | None:
@@ -156,7 +252,12 @@ class _Staging:
 
 
 def _write_outputs(
-    result: Any, out: Path | None, plot_path: Path | None, requests_format: str
+    result: Any,
+    out: Path | None,
+    plot_path: Path | None,
+    requests_format: str,
+    record: dict[str, Any] | None = None,
+    full_plot: bool = False,
 ) -> list[Path]:
     if out is None and plot_path is None:
         return []
@@ -166,19 +267,24 @@ def _write_outputs(
         if plot_path is not None:
             inside = out is not None and plot_path.parent.absolute() == out.absolute()
             target = scratch / plot_path.name if inside else staging.stage_file(plot_path)
-            _draw(result, target)
+            _draw(result, target, full_plot)
         if out is not None:
             result.save(scratch, requests_format=requests_format)
+            if result.scenario is not None:
+                # What ran: the scenario after the overrides, and how it was run.
+                (scratch / "scenario.yaml").write_text(scenario_yaml(result.scenario))
+            if record is not None:
+                (scratch / "run.json").write_text(json.dumps(_plain(record), indent=2) + "\n")
         return staging.commit(scratch, out)
     except BaseException:
         staging.abandon()
         raise
 
 
-def _draw(result: Any, path: Path) -> None:
+def _draw(result: Any, path: Path, full: bool = False) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")  # files only: never open a window
     try:
-        fig = result.plot(path)
+        fig = result.plot(path, full=True) if full else result.plot(path)
     except ImportError as exc:
         raise InternalError(f"--plot: plotting is not available ({exc})") from None
     try:
@@ -194,10 +300,16 @@ def _draw(result: Any, path: Path) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """``validate``: load and check a scenario; nothing runs."""
+    """``validate``: load and check a scenario, print its capacity; nothing runs."""
+    args.scenario = find_scenario(args.scenario)
     sc = load_scenario(args.scenario, overrides=args.overrides)
     controller = sc.deployment.controller
     print(f"{args.scenario}: valid ({sc.name}, {controller}, {format_duration(sc.duration)})")
+    if args.overrides:
+        print("with overrides: " + ", ".join(args.overrides))
+    loads = offered_utilisation(sc)
+    for line in capacity_lines(loads):
+        print(line)
+    for line in capacity_warnings(loads):
+        warn(line)
     return 0
-
-

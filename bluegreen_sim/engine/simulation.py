@@ -8,6 +8,7 @@ with the same seed see the same traffic (common random numbers).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,8 @@ from ..scenario import Scenario
 from . import connections
 from .dataplane import DataPlane
 from .recorder import REVISIONS, STATUSES, Recorder, build_timeline, percentile_ms
+
+_PROGRESS_STEP_S = 60.0  # how often, in simulated time, a run reports its progress
 
 STREAMS = (
     "arrivals",
@@ -161,7 +164,7 @@ class World:
             task.task_set.replace_unhealthy(task)
 
     # -- running ---------------------------------------------------------------------------
-    def run(self) -> None:
+    def run(self, progress: Callable[[float], None] | None = None) -> None:
         env = self.env
         env.process(self.dataplane.run())
         for alarm in self.alarms.values():
@@ -169,17 +172,33 @@ class World:
         if self.anomaly is not None:
             env.process(self.anomaly.run())
         env.process(self.controller.run())
-        env.run(until=self.scenario.duration)
+        end = self.scenario.duration
+        if progress is not None:
+            # In slices, to say how far the run is: stopping at a time and going on processes
+            # the same events in the same order, so the results do not change.
+            for t in np.arange(_PROGRESS_STEP_S, end, _PROGRESS_STEP_S):
+                env.run(until=float(t))
+                progress(float(t))
+        env.run(until=end)
         self.dataplane.finalize(math.inf)
+        if progress is not None:
+            progress(end)
 
 
-def simulate(scenario: Scenario, seed: int | None = None, record_requests: bool = False) -> Result:
+def simulate(
+    scenario: Scenario,
+    seed: int | None = None,
+    record_requests: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> Result:
     """Run one scenario.
 
     Args:
         scenario: a :class:`~bluegreen_sim.scenario.Scenario` (see :func:`load_scenario`).
         seed: the run's seed; ``None`` uses the scenario's ``seed``, else 0.
         record_requests: also return one row per production request (memory: ~60 B each).
+        progress: called with the simulated time reached, every 60 simulated seconds and at
+            the end (the CLI's progress line); it must not touch the world.
 
     Returns:
         A :class:`~bluegreen_sim.results.Result`.
@@ -187,7 +206,7 @@ def simulate(scenario: Scenario, seed: int | None = None, record_requests: bool 
     if seed is None:
         seed = scenario.seed if scenario.seed is not None else 0
     world = World(scenario, seed, record_requests)
-    world.run()
+    world.run(progress)
     return _result(world, seed)
 
 

@@ -1,8 +1,8 @@
 """Figures: the timeline of one run.
 
-:func:`plot_result` draws one figure of five panels that share the time axis: the green weight,
-the throughput, the error rate, the p99 latency and the task counts, blue in blue and green in
-green throughout. The periods an alarm spent in ALARM are shaded across every panel, and the
+:func:`plot_result` draws one figure of up to five panels that share the time axis: the green
+weight, the throughput, the error rate, the p99 latency and the task counts, blue in blue and green
+in green throughout. The periods an alarm spent in ALARM are shaded across every panel, and the
 deployment's lifecycle events (start, green ready, each production shift, alarm detected,
 rollback, the end) are vertical markers labelled above the top panel.
 
@@ -11,12 +11,16 @@ global state, no interactive backend, safe in worker processes and on headless m
 panel carries a label (``ax.get_label()``: ``weight``, ``throughput``, ``errors``, ``latency``,
 ``tasks``), every event marker the label ``event:<kind>`` and every alarm span the label
 ``alarm:<name>``, so that code (and the tests) can find them without looking at pixels.
+
+What would mislead is left out or marked: the time axis ends shortly after the deployment does
+(``full=True`` shows the whole run), a panel with nothing to show is not drawn (no weight panel
+without a deployment, no error panel when nothing failed), an error share computed from fewer
+than :data:`MIN_SHARE_REQUESTS` requests is drawn as hollow dots, not as a line that reads like
+"100 % of users failed", and every kind of line in the legend has a style of its own.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,7 +29,18 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MultipleLocator, NullFormatter
-from matplotlib.transforms import offset_copy
+
+from .plot_marks import (
+    ALARM_COLORS,
+    EVENT_KINDS,
+    STYLE_EVENT,
+    STYLE_SHIFT,
+    Marker,
+    _draw_alarms,
+    _draw_markers,
+    alarm_spans,
+    lifecycle_markers,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,186 +48,123 @@ if TYPE_CHECKING:
     from .result import Result
 
 COLORS = {"blue": "#1f6fb4", "green": "#2b9a3c"}
-ALARM_COLORS = ("#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
 PANELS = ("weight", "throughput", "errors", "latency", "tasks")
 SMOOTH_S = 10  # default trailing window (s) for error rates and throughput
-
-# Lifecycle events worth a marker, matched by keywords (case-insensitive) so that every
-# controller's wording is found: (kind, pattern on the event name, short label, colour).
-# The first matching pattern wins; an event that matches none gets no marker.
-_NOT_PART = r"(?<![a-z_])"  # SCALE_UP must not match PRE_SCALE_UP / POST_SCALE_UP
-EVENT_KINDS: tuple[tuple[str, str, str, str], ...] = (
-    ("deployment_started", r"^deployment (started|created|initiated)", "start", "#444444"),
-    (
-        "green_ready",
-        r"green (healthy|ready|steady)|(?<![a-z])install succeeded|"
-        + _NOT_PART
-        + r"scale_up (succeeded|completed)",
-        "green ready",
-        "#2b9a3c",
-    ),
-    (
-        "test_traffic",
-        r"test traffic routed|" + _NOT_PART + r"test_traffic_shift (succeeded|completed)",
-        "test traffic",
-        "#17becf",
-    ),
-    ("shift", r"production traffic shifted", "", "#2b9a3c"),
-    ("fault", r"^fault started", "fault", "#9467bd"),
-    # A lifecycle event, stage or hook that failed or timed out ("AfterAllowTestTraffic failed").
-    ("step_failed", r"^(?!deployment )\S+ (failed|timedout|timed out)$", "", "#d62728"),
-    ("circuit_breaker", r"circuit breaker (tripped|triggered|fired)", "circuit breaker", "#d62728"),
-    ("alarm_detected", r"alarm detected|alarm.*tripped", "alarm detected", "#d62728"),
-    ("rollback", r"rollback started|rolling back", "rollback", "#d62728"),
-    ("termination_wait", r"termination wait", "termination wait", "#444444"),
-    ("bake", r"bake_time started|bake time started", "bake", "#444444"),
-    (
-        "blue_removed",
-        r"blue task set (removed|terminated)|(original|blue).*(removed|terminated)|"
-        + _NOT_PART
-        + r"clean_up started",
-        "blue removed",
-        "#1f6fb4",
-    ),
-    (
-        "deployment_end",
-        r"^deployment (succeeded|rolled.?back|failed|stopped)",
-        "",
-        "#444444",
-    ),
-)
-_COMPILED = tuple((k, re.compile(p, re.IGNORECASE), lab, c) for k, p, lab, c in EVENT_KINDS)
-_PERCENT = re.compile(r"green\s+(\d+(?:\.\d+)?)\s*%")
+MIN_SHARE_REQUESTS = 20  # fewer requests in the window: the error share is marked, not drawn
+END_MARGIN_S = 120.0  # the time axis runs this far past the deployment's end (at least)
+# Line styles: one per kind of thing in the legend (colour says blue or green).
+STYLE_HEALTHY, STYLE_RUNNING = "-", "--"
 
 
-@dataclass
-class Marker:
-    """One lifecycle event to mark: when, what kind, and its short label."""
-
-    time_s: float
-    kind: str
-    text: str
-    color: str
-
-
-def lifecycle_markers(events: pd.DataFrame) -> list[Marker]:
-    """The events of ``result.events`` that get a marker, in time order.
-
-    Matching is by keywords on the event name, so it holds for the steps, CodeDeploy and ECS
-    controllers alike. A production shift is labelled with its new weight; the shift back to 0 %
-    of a rollback is left to the rollback marker. Only the last end of the deployment is kept
-    (stopping without rollback logs "stopped" and then the outcome).
-    """
-    markers: list[Marker] = []
-    if events is None or events.empty:
-        return markers
-    for row in events.itertuples(index=False):
-        name = str(row.event)
-        detail = "" if pd.isna(row.detail) else str(row.detail)
-        for kind, pattern, label, color in _COMPILED:
-            if not pattern.search(name):
-                continue
-            text = label
-            if kind == "shift":
-                if "rollback" in detail.lower():
-                    break
-                m = _PERCENT.search(detail)
-                text = f"→{float(m.group(1)):g}%" if m else "shift"
-            elif kind == "step_failed":
-                text = name.replace("timedout", "timed out")
-            elif kind == "deployment_end":
-                outcome = name.split(" ", 1)[1].replace("_", " ").lower()
-                text = outcome
-                color = "#2b9a3c" if outcome == "succeeded" else "#d62728"
-            markers.append(Marker(float(row.time_s), kind, text, color))
-            break
-    ends = [m for m in markers if m.kind == "deployment_end"]
-    if len(ends) > 1:
-        markers = [m for m in markers if m.kind != "deployment_end" or m is ends[-1]]
-    # Several markers of one kind at the same instant (three tasks becoming healthy) are one.
-    seen: set[tuple[float, str, str]] = set()
-    unique = []
-    for m in sorted(markers, key=lambda m: m.time_s):
-        key = (round(m.time_s, 3), m.kind, m.text)
-        if key not in seen:
-            seen.add(key)
-            unique.append(m)
-    return unique
-
-
-def alarm_spans(timeline: pd.DataFrame) -> list[tuple[str, float, float]]:
-    """``(alarm name, start_s, end_s)`` for every stretch an alarm spent in ALARM."""
-    spans = []
-    t = timeline["time_s"].to_numpy(dtype=float)
-    if not len(t):
-        return spans
-    step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
-    for col in timeline.columns:
-        if not col.startswith("alarm_"):
-            continue
-        in_alarm = (timeline[col] == "ALARM").to_numpy()
-        if not in_alarm.any():
-            continue
-        edges = np.diff(np.concatenate(([0], in_alarm.astype(np.int8), [0])))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        for s, e in zip(starts, ends, strict=True):
-            spans.append((col[len("alarm_") :], t[s], t[e - 1] + step))
-    return spans
-
-
-def plot_result(result: Result, *, smooth: float = SMOOTH_S) -> Figure:
-    """One figure of five aligned panels over the run, with events and alarms marked.
+def plot_result(result: Result, *, smooth: float = SMOOTH_S, full: bool = False) -> Figure:
+    """One figure of aligned panels over the run, with events and alarms marked.
 
     Args:
         result: what :func:`~bluegreen_sim.simulate` returned.
         smooth: seconds of the trailing window that pools the error rate (errors / requests)
             and averages the throughput, so that a handful of requests a second reads.
+        full: show the whole run; by default the time axis ends shortly after the deployment
+            (:func:`plot_end`).
 
     Returns:
         A :class:`matplotlib.figure.Figure`; save it with ``fig.savefig("run.png")`` (PNG, SVG,
         PDF by the file name). Its axes are labelled ``weight``, ``throughput``, ``errors``,
-        ``latency`` and ``tasks``.
+        ``latency`` and ``tasks``; those with nothing to show are left out (:func:`shown_panels`).
     """
     tl = result.timeline
     summary = result.summary or {}
     t = tl["time_s"].to_numpy(dtype=float)
-    duration = getattr(result.scenario, "duration", None)
-    end = float(duration) if duration else (float(t[-1] + 1) if len(t) else 1.0)
+    end = plot_end(result, full=full)
     revisions = [r for r in ("blue", "green") if _has_revision(tl, r)]
+    names = shown_panels(result)
+    ratios = {"weight": 0.8, "throughput": 1, "errors": 1, "latency": 1, "tasks": 0.8}
 
-    fig = Figure(figsize=(12, 11), layout="constrained")
+    fig = Figure(figsize=(12, 2.2 + 1.9 * sum(ratios[n] for n in names)), layout="constrained")
     axes = fig.subplots(
-        len(PANELS), 1, sharex=True, gridspec_kw={"height_ratios": [0.8, 1, 1, 1, 0.8]}
-    )
-    for ax, name in zip(axes, PANELS, strict=True):
+        len(names),
+        1,
+        sharex=True,
+        squeeze=False,
+        gridspec_kw={"height_ratios": [ratios[n] for n in names]},
+    )[:, 0]
+    found = {}
+    for ax, name in zip(axes, names, strict=True):
         ax.set_label(name)
         ax.grid(True, color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    ax_w, ax_rps, ax_err, ax_lat, ax_tasks = axes
+        found[name] = ax
 
-    _panel_weight(ax_w, t, tl)
-    _panel_throughput(ax_rps, t, tl, revisions, smooth)
-    _panel_errors(ax_err, t, tl, revisions, smooth)
-    _panel_latency(ax_lat, t, tl, revisions)
-    _panel_tasks(ax_tasks, t, tl, revisions)
+    if "weight" in found:
+        _panel_weight(found["weight"], t, tl)
+    _panel_throughput(found["throughput"], t, tl, revisions, smooth)
+    few = False
+    if "errors" in found:
+        few = _panel_errors(found["errors"], t, tl, revisions, smooth)
+    _panel_latency(found["latency"], t, tl, revisions, end)
+    _panel_tasks(found["tasks"], t, tl, revisions)
 
     alarm_handles = _draw_alarms(axes, tl)
-    markers = lifecycle_markers(result.events)
+    markers = [m for m in lifecycle_markers(result.events) if m.time_s <= end]
     _draw_markers(axes, markers, end)
     for ax in axes:
         ax.set_xlim(0, end)
     fig.legend(
-        handles=_legend_handles(revisions, alarm_handles, markers),
+        handles=_legend_handles(revisions, alarm_handles, markers, few),
         loc="outside lower center",
         ncols=8,
         fontsize=8.5,
         frameon=False,
     )
-    _time_axis(ax_tasks, end)
-    fig.suptitle(_title(result, summary), fontsize=12, x=0.01, ha="left")
+    _time_axis(found["tasks"], end)
+    title = _title(result, summary)
+    duration = getattr(result.scenario, "duration", None)
+    if duration and end < float(duration) - 1:
+        title += f" · shown to {_clock(end, end)} of {_clock(float(duration), end)}"
+    fig.suptitle(title, fontsize=12, x=0.01, ha="left")
     return fig
+
+
+def plot_end(result: Result, *, full: bool = False) -> float:
+    """Where the time axis ends: shortly after the deployment, or the whole run.
+
+    The deployment's end (or its last lifecycle event, an alarm span's end, whichever is
+    later) plus the larger of :data:`END_MARGIN_S` and a fifth of the deployment's length,
+    never past the run. Without a deployment, or when it never ended, the whole run.
+    """
+    tl = result.timeline
+    t = tl["time_s"].to_numpy(dtype=float)
+    duration = getattr(result.scenario, "duration", None)
+    whole = float(duration) if duration else (float(t[-1] + 1) if len(t) else 1.0)
+    summary = result.summary or {}
+    start, stop = summary.get("deployment_start_s"), summary.get("deployment_end_s")
+    if full or start is None or stop is None:
+        return whole
+    last = max([stop, *(m.time_s for m in lifecycle_markers(result.events))])
+    last = max([last, *(e for _, _, e in alarm_spans(tl))])
+    margin = max(END_MARGIN_S, 0.2 * (stop - start))
+    return min(whole, last + margin)
+
+
+def shown_panels(result: Result) -> list[str]:
+    """The panels with something to show, in the order of :data:`PANELS`.
+
+    No weight panel when nothing was deployed (green's weight is 0 throughout); no error panel
+    when no request failed.
+    """
+    tl = result.timeline
+    out = []
+    for name in PANELS:
+        if name == "weight" and not (tl["green_weight"].fillna(0) > 0).any():
+            continue
+        if name == "errors" and not any(
+            f"errors_{rev}" in tl and (tl[f"errors_{rev}"].fillna(0) > 0).any()
+            for rev in ("blue", "green")
+        ):
+            continue
+        out.append(name)
+    return out
 
 
 # -- panels ------------------------------------------------------------------------------------
@@ -246,26 +198,50 @@ def _panel_throughput(
 
 def _panel_errors(
     ax: Axes, t: np.ndarray, tl: pd.DataFrame, revisions: list[str], smooth: float
-) -> None:
+) -> bool:
+    """Draw the pooled error shares; True if some were from too few requests to trust."""
     window = max(1, round(smooth))
     top = 0.0
+    few_any = False
     for rev in revisions:
         req = tl[f"requests_{rev}"].to_numpy(dtype=float)
         err = tl[f"errors_{rev}"].to_numpy(dtype=float)
         rate = _pooled_rate(err, req, window) * 100.0
-        if np.isfinite(rate).any():
-            top = max(top, float(np.nanmax(rate)))
-        ax.plot(t, rate, color=COLORS[rev], linewidth=1.4, label=rev)
+        pooled = pd.Series(req).rolling(window, min_periods=1).sum().to_numpy()
+        few = (pooled < MIN_SHARE_REQUESTS) & np.isfinite(rate)
+        solid = np.where(few, np.nan, rate)
+        if np.isfinite(solid).any():
+            top = max(top, float(np.nanmax(solid)))
+        ax.plot(t, solid, color=COLORS[rev], linewidth=1.4, label=rev)
+        if few.any() and (rate[few] > 0).any():
+            # A share of a handful of requests (1 of 2 = 50 %) is noise: dots, not a line.
+            few_any = True
+            top = max(top, float(np.nanmax(rate[few])))  # shown, marked, not hidden
+            dots = ax.plot(
+                t[few],
+                rate[few],
+                linestyle="none",
+                marker="o",
+                markersize=3.5,
+                markerfacecolor="none",
+                markeredgecolor=COLORS[rev],
+                alpha=0.7,
+                label=f"few:{rev}",
+            )[0]
+            dots.set_gid(f"few:{rev}")
     ax.set_ylim(0, max(1.0, top * 1.1))
     ax.set_ylabel(f"5xx share (%)\n({window} s window)")
+    return few_any
 
 
-def _panel_latency(ax: Axes, t: np.ndarray, tl: pd.DataFrame, revisions: list[str]) -> None:
+def _panel_latency(
+    ax: Axes, t: np.ndarray, tl: pd.DataFrame, revisions: list[str], end: float
+) -> None:
     values = []
     for rev in revisions:
         p99 = tl[f"p99_ms_{rev}"].to_numpy(dtype=float)
         ax.plot(t, p99, color=COLORS[rev], linewidth=0.9, label=rev)
-        values.append(p99[np.isfinite(p99) & (p99 > 0)])
+        values.append(p99[np.isfinite(p99) & (p99 > 0) & (t <= end)])
     finite = np.concatenate(values) if values else np.array([])
     if len(finite) and finite.max() / max(finite.min(), 1e-3) > 50:
         ax.set_yscale("log")
@@ -282,8 +258,16 @@ def _panel_tasks(ax: Axes, t: np.ndarray, tl: pd.DataFrame, revisions: list[str]
     for rev in revisions:
         healthy = tl[f"healthy_{rev}"].to_numpy(dtype=float)
         running = tl[f"running_{rev}"].to_numpy(dtype=float)
-        ax.step(t, running, where="post", color=COLORS[rev], linewidth=1.0, linestyle="--")
-        ax.step(t, healthy, where="post", color=COLORS[rev], linewidth=1.6, label=f"{rev}")
+        ax.step(t, running, where="post", color=COLORS[rev], linewidth=1.0, linestyle=STYLE_RUNNING)
+        ax.step(
+            t,
+            healthy,
+            where="post",
+            color=COLORS[rev],
+            linewidth=1.6,
+            linestyle=STYLE_HEALTHY,
+            label=f"{rev}",
+        )
         top = max(top, int(np.nanmax(running)), int(np.nanmax(healthy)))
     ax.set_ylim(0, top * 1.15 + 0.5)
     ax.yaxis.get_major_locator().set_params(integer=True)
@@ -293,84 +277,8 @@ def _panel_tasks(ax: Axes, t: np.ndarray, tl: pd.DataFrame, revisions: list[str]
 # -- alarms and events ---------------------------------------------------------------------------
 
 
-def _draw_alarms(axes, tl: pd.DataFrame) -> list[Patch]:
-    handles = []
-    names: list[str] = []
-    for name, start, stop in alarm_spans(tl):
-        if name not in names:
-            names.append(name)
-        color = ALARM_COLORS[names.index(name) % len(ALARM_COLORS)]
-        for ax in axes:
-            ax.axvspan(
-                start, stop, color=color, alpha=0.12, linewidth=0, label=f"alarm:{name}", zorder=0
-            )
-    for i, name in enumerate(names):
-        color = ALARM_COLORS[i % len(ALARM_COLORS)]
-        handles.append(Patch(color=color, alpha=0.25, label=f"{name} in ALARM"))
-    # The spans carry 'alarm:<name>' labels for code; the legend shows the handles above.
-    return handles
-
-
-def _draw_markers(axes, markers: list[Marker], end: float) -> None:
-    if not markers:
-        return
-    for m in markers:
-        style = ":" if m.kind == "shift" else "--"
-        for ax in axes:
-            line = ax.axvline(
-                m.time_s, color=m.color, linestyle=style, linewidth=0.9, alpha=0.8, zorder=1
-            )
-            line.set_label(f"event:{m.kind}")
-            line.set_gid(f"event:{m.kind}")
-    # Labels above the top panel, horizontal, in as many rows as it takes not to overlap;
-    # events at (nearly) the same instant share one label.
-    top = axes[0]
-    fontsize = 7.5
-    width_in = top.figure.get_figwidth() * 0.86  # the panels' width, near enough
-    groups: list[list[Marker]] = []
-    for m in markers:
-        if groups and m.time_s - groups[-1][0].time_s < end * 0.004:
-            groups[-1].append(m)
-        else:
-            groups.append([m])
-    lanes: list[float] = []  # right edge (axes fraction) of the last label in each row
-    for group in groups:
-        texts: list[str] = []
-        for m in group:
-            if m.text and m.text not in texts:
-                texts.append(m.text)
-        if "rolled back" in texts and "rollback" in texts:
-            texts.remove("rollback")  # the same instant, said once
-        text = ", ".join(texts)
-        if not text:
-            continue
-        x = group[0].time_s / end
-        width = (len(text) * fontsize * 0.52 + 6) / 72 / width_in
-        left_aligned = x + width <= 1.02
-        x0, x1 = (x, x + width) if left_aligned else (x - width, x)
-        lane = next((i for i, edge in enumerate(lanes) if edge < x0), len(lanes))
-        if lane == len(lanes):
-            lanes.append(x1)
-        else:
-            lanes[lane] = x1
-        color = next((m.color for m in group if m.color == "#d62728"), group[0].color)
-        top.text(
-            group[0].time_s,
-            1.0,
-            text,
-            transform=offset_copy(
-                top.get_xaxis_transform(), fig=top.figure, x=0, y=3 + 11 * lane, units="points"
-            ),
-            ha="left" if left_aligned else "right",
-            va="bottom",
-            fontsize=fontsize,
-            color=color,
-            clip_on=False,
-        )
-
-
 def _legend_handles(
-    revisions: list[str], alarm_handles: list[Patch], markers: list[Marker]
+    revisions: list[str], alarm_handles: list[Patch], markers: list[Marker], few: bool = False
 ) -> list:
     handles: list = [
         Line2D([], [], color=COLORS[rev], linewidth=2, label=f"{rev} ({role})")
@@ -379,19 +287,58 @@ def _legend_handles(
     ]
     if revisions:
         handles += [
-            Line2D([], [], color="#555555", linewidth=1.6, label="healthy tasks"),
-            Line2D([], [], color="#555555", linewidth=1.0, linestyle="--", label="running tasks"),
+            Line2D(
+                [],
+                [],
+                color="#555555",
+                linewidth=1.6,
+                linestyle=STYLE_HEALTHY,
+                label="healthy tasks",
+            ),
+            Line2D(
+                [],
+                [],
+                color="#555555",
+                linewidth=1.0,
+                linestyle=STYLE_RUNNING,
+                label="running tasks",
+            ),
         ]
+    if few:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="#555555",
+                linestyle="none",
+                marker="o",
+                markersize=4,
+                markerfacecolor="none",
+                label=f"5xx share of < {MIN_SHARE_REQUESTS} requests (noisy)",
+            )
+        )
     handles += alarm_handles
     kinds = {m.kind for m in markers}
     if kinds - {"shift"}:
         handles.append(
-            Line2D([], [], color="#444444", linestyle="--", linewidth=0.9, label="lifecycle event")
+            Line2D(
+                [],
+                [],
+                color="#444444",
+                linestyle=STYLE_EVENT,
+                linewidth=0.9,
+                label="lifecycle event",
+            )
         )
     if "shift" in kinds:
         handles.append(
             Line2D(
-                [], [], color=COLORS["green"], linestyle=":", linewidth=0.9, label="traffic shift"
+                [],
+                [],
+                color=COLORS["green"],
+                linestyle=STYLE_SHIFT,
+                linewidth=0.9,
+                label="traffic shift",
             )
         )
     return handles
@@ -453,4 +400,14 @@ def _title(result: Result, summary: dict) -> str:
     return head + ("\n" + " · ".join(bits) if bits else "")
 
 
-__all__ = ["EVENT_KINDS", "Marker", "alarm_spans", "lifecycle_markers", "plot_result"]
+__all__ = [
+    "ALARM_COLORS",
+    "EVENT_KINDS",
+    "MIN_SHARE_REQUESTS",
+    "Marker",
+    "alarm_spans",
+    "lifecycle_markers",
+    "plot_end",
+    "plot_result",
+    "shown_panels",
+]

@@ -30,11 +30,12 @@ class Result:
     requests: pd.DataFrame | None = None
     scenario: Any = field(default=None, repr=False)
 
-    def plot(self, path: str | Path | None = None) -> Figure:
-        """One figure with aligned panels over time (see :mod:`bluegreen_sim.plots`)."""
+    def plot(self, path: str | Path | None = None, *, full: bool = False) -> Figure:
+        """One figure with aligned panels over time (see :mod:`bluegreen_sim.results.plots`);
+        the time axis ends shortly after the deployment unless ``full``."""
         from .plots import plot_result
 
-        fig = plot_result(self)
+        fig = plot_result(self, full=full)
         if path is not None:
             fig.savefig(path, dpi=110, bbox_inches="tight")
         return fig
@@ -68,4 +69,3 @@ def _json(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value)}")
-

@@ -64,5 +64,3 @@ class _Model(BaseModel):
 # Distributions (service time, start-up time, crash-loop uptime)
 
 Z99 = 2.3263478740408408  # standard normal 0.99 quantile: lognormal by median and p99
-
-

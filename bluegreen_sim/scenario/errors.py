@@ -10,4 +10,3 @@ class ScenarioError(Exception):
         self.source, self.field, self.message = source, field, message
         where = f"{source}: {field}" if field else source
         super().__init__(f"{where}: {message}")
-

@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import tomllib
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,52 @@ from pydantic import (
     ValidationError,
 )
 
+from .contradictions import contradictions
 from .errors import ScenarioError
 from .model import Scenario
 from .overrides import apply_overrides
 from .workload import Distribution
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader, refusing a key given twice in one mapping.
+
+    PyYAML keeps the last of two equal keys; in a scenario that silently drops a setting the
+    author wrote, so it is an error here. Everything else is SafeLoader's: plain data only.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                continue  # SafeLoader's own error says it better
+            if key in seen:
+                raise DuplicateKeyError(key, seen[key].line + 1, key_node.start_mark.line + 1)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping of a YAML file names the same key twice."""
+
+    def __init__(self, key: Any, first: int, again: int):
+        super().__init__(f"duplicate key {key!r} (line {first}, again on line {again})")
+        self.key, self.first, self.again = key, first, again
+
+
+def safe_load_strict(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (:class:`DuplicateKeyError`)."""
+    return yaml.load(text, Loader=_StrictLoader)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key, 0, 0)
+        out[key] = value
+    return out
 
 
 def _read_raw(path: Path) -> dict[str, Any]:
@@ -31,15 +74,21 @@ def _read_raw(path: Path) -> dict[str, Any]:
         raise ScenarioError(str(path), None, f"cannot read the file ({exc})") from None
     try:
         if suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
+            data = safe_load_strict(text)
         elif suffix == ".toml":
             data = tomllib.loads(text)
         elif suffix == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_json_object)
         else:
             raise ScenarioError(
                 str(path), None, "expected a .yaml, .yml, .toml or .json scenario file"
             )
+    except DuplicateKeyError as exc:
+        where = f"line {exc.again}" if exc.again else None
+        first = f" (first on line {exc.first})" if exc.first else ""
+        raise ScenarioError(
+            str(path), where, f"{exc.key!r} is given twice in the same mapping{first}; remove one"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
@@ -121,6 +170,13 @@ def scenario_from_dict(
     raw: dict[str, Any], source: str = "<scenario>", base_dir: str | None = None
 ) -> Scenario:
     """Validate plain data into a :class:`Scenario`, raising :class:`ScenarioError`."""
+    if is_sweep_file(raw):
+        raise ScenarioError(
+            source,
+            None,
+            "this is a sweep file (it names a base 'scenario' and a 'grid'), not a scenario; "
+            "run it with 'bluegreen-sim sweep FILE'",
+        )
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
@@ -134,6 +190,11 @@ def scenario_from_dict(
         if err["type"] == "value_error":
             where, message = _refine(where, message)
         raise ScenarioError(source, where, message + extra) from None
+    found = list(contradictions(scenario))
+    if found:
+        where, message = found[0]
+        extra = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+        raise ScenarioError(source, where, f"{message}{extra} (see the scenario reference)")
     if base_dir is not None:
         scenario.base_dir = base_dir
     _check_files(scenario, source)
@@ -204,6 +265,42 @@ def _read_csv_numbers(path: Path, source: str, field: str, columns: int) -> list
     if not out:
         raise ScenarioError(source, field, f"{path}: no data rows")
     return out
+
+
+_SWEEP_ONLY = {"grid", "zip", "replications", "entropy", "backend", "workers", "chunksize"}
+
+
+def is_sweep_file(raw: dict[str, Any]) -> bool:
+    """Does this mapping look like a sweep file rather than a scenario?"""
+    return isinstance(raw.get("scenario"), str) or bool(_SWEEP_ONLY & set(raw))
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """The top-level mapping of a YAML, TOML or JSON file (:class:`ScenarioError` if not)."""
+    return _read_raw(Path(path))
+
+
+def scenario_data(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as plain data that loads back into the same scenario.
+
+    Every field is given (defaults too), durations in seconds, and the CSV paths made absolute,
+    so the file can be moved: ``--out`` writes it as ``scenario.yaml``.
+    """
+    data = scenario.model_dump(mode="json", exclude={"base_dir"})
+    if data["load"].get("trace"):
+        data["load"]["trace"] = str(resolve_path(scenario, data["load"]["trace"]).resolve())
+    for section in ("service", "blue", "green"):
+        for name in ("latency", "startup"):
+            dist = data[section].get(name)
+            if dist and dist.get("file"):
+                dist["file"] = str(resolve_path(scenario, dist["file"]).resolve())
+    return data
+
+
+def scenario_yaml(scenario: Scenario) -> str:
+    """:func:`scenario_data` as YAML, with a first line that says what it is."""
+    head = "# The scenario as it ran (overrides applied, every default written out).\n"
+    return head + yaml.safe_dump(scenario_data(scenario), sort_keys=False, allow_unicode=True)
 
 
 def load_scenario(

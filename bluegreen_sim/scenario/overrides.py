@@ -24,6 +24,8 @@ def apply_overrides(
 
     List indices are numbers (``faults.0.error_rate``). String values from ``k=v`` items are
     parsed as YAML scalars/flow collections (so ``0.05`` is a number, ``[a, b]`` a list).
+    An override that switches ``deployment.controller`` (or ``deployment.strategy``) drops
+    the settings only the replaced one reads, with a :class:`ScenarioWarning`.
     """
     if not overrides:
         return raw
@@ -60,6 +62,6 @@ def apply_overrides(
                     node = node[part]
             else:
                 raise ScenarioError(source, key, f"cannot set a field inside '{part}'")
-    return data
+    from .contradictions import drop_switched_settings  # it imports the models
 
-
+    return drop_switched_settings(data, raw, source)

@@ -156,7 +156,7 @@ class ServiceSpec(_Model):
     tasks: int = Field(default=10, ge=1, le=5000)
     cpu: float = 0.5
     memory: float = Field(default=1.0, ge=0.5, le=120)
-    concurrency: int = Field(default=1, ge=1, le=10_000)
+    concurrency: int = Field(default=10, ge=1, le=10_000)
     latency: Distribution = Field(default_factory=_latency_default)
     error_rate: Fraction = 0.0
     startup: Distribution = Field(default_factory=_startup_default)

@@ -54,11 +54,10 @@ from ...scenario import (
 from ...scenario.files import _field_path, _friendly, _read_raw
 
 if TYPE_CHECKING:
-
     from ...results.result import Result
 
 from .backends import _run_chunk, _run_dask, _run_processes, progress_bar
-from .common import BACKENDS, Runner
+from .common import BACKENDS, Runner, SweepInterrupted
 from .grid import (
     _base_scenario,
     _local_cores,
@@ -148,6 +147,13 @@ def sweep(
     identity = _identity_frame(points, replications, entropy, grid or {}, zip or {})
     done = _reusable(stored, identity, store)
     todo = [i for i, run_id in enumerate(identity["run_id"]) if run_id not in done]
+    if store is not None and stored.get("entropy") is not None:
+        # Said on stderr even without a terminal: a log shows that earlier runs were reused.
+        print(
+            f"sweep: resuming {store.path} (entropy {entropy}): {len(identity) - len(todo)} "
+            f"of {len(identity)} runs already saved, {len(todo)} to run",
+            file=sys.stderr,
+        )
 
     workers = workers or _local_cores()
     size = chunksize or max(1, min(20, math.ceil(len(todo) / (10 * workers))))
@@ -186,15 +192,22 @@ def sweep(
             _run_processes(tasks, min(workers, max(1, len(tasks))), collect)
         else:
             _run_dask(tasks, workers, address, collect)
-    except BaseException:
+    except BaseException as exc:
         bar.close()
+        told = None
         if store is not None and saved:
             where = store.parts if store.parquet else store.path
-            print(
+            told = (
                 f"sweep: stopped; {saved} new run(s) are saved in {where}: "
-                "run the same sweep again to resume",
-                file=sys.stderr,
+                "run the same sweep again to resume"
             )
+        elif isinstance(exc, KeyboardInterrupt):
+            told = "sweep: stopped; no new run was saved" + ("" if store else " (no out)")
+        if told is not None:
+            print(told, file=sys.stderr)
+        if isinstance(exc, KeyboardInterrupt):
+            # The line above says it all: the command line adds nothing, and no traceback.
+            raise SweepInterrupted(told) from None
         raise
     bar.close()
 
@@ -314,5 +327,3 @@ def rerun(row: pd.Series | dict[str, Any], scenario: Scenario | str | Path, **kw
     return simulate(
         run, seed=_seed(int(row["entropy"]), _parse_spawn_key(row["spawn_key"])), **kwargs
     )
-
-

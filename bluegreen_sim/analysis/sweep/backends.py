@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +23,6 @@ from ...scenario import (
 )
 
 if TYPE_CHECKING:
-
     pass
 
 from .common import DASK_MISSING, THREAD_LIMITS
@@ -97,7 +98,9 @@ def _run_processes(tasks: list[dict], workers: int, collect: Callable[[list], No
         method = "fork"
     context = multiprocessing.get_context(method)
     with _thread_limits():
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_ignore_interrupts
+        )
         try:
             futures = [pool.submit(_run_chunk, task) for task in tasks]
             for future in as_completed(futures):
@@ -126,26 +129,49 @@ def _run_dask(
     else:
         # Closing a local cluster makes its workers log heartbeat CommClosedError tracebacks
         # (harmless noise); failures of our tasks still arrive through future.result().
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-            env=dict(THREAD_LIMITS),
-        )
+        with _interrupts_ignored():  # the worker processes inherit it: no tracebacks on Ctrl-C
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
+                env=dict(THREAD_LIMITS),
+            )
         client = Client(cluster)
     try:
         # pure=False: Dask would otherwise run identical arguments once (dask/distributed#2558).
         futures = client.map(_run_chunk, tasks, pure=False)
         for future in as_completed(futures):
             collect(future.result())
+    except KeyboardInterrupt:
+        # Closing mid-run makes the scheduler and nannies log lost connections: not news.
+        for name in ("distributed", "tornado", "asyncio"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        raise
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
+def _ignore_interrupts() -> None:
+    """In a worker process: Ctrl-C is the parent's to handle (it saves what finished)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """Processes started meanwhile ignore Ctrl-C (an ignored signal stays ignored in a child,
+    and Python then installs no KeyboardInterrupt handler); the parent's handler is restored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def progress_bar(total: int, done: int, enabled: bool | None) -> tqdm:

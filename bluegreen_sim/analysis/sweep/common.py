@@ -14,7 +14,6 @@ from ...scenario import (
 )
 
 if TYPE_CHECKING:
-
     pass
 
 BACKENDS = ("serial", "processes", "dask")
@@ -57,3 +56,9 @@ PARQUET_MISSING = "writing Parquet needs pyarrow: install the parquet extra: " +
 )
 
 Runner = Callable[[Scenario, np.random.SeedSequence], Any]
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep, after the sweep told on stderr what it saved (one line)."""
+
+    already_told = True

@@ -1,5 +1,4 @@
-"""Grid points: the combinations a sweep runs, their scenarios and their seeds.
-"""
+"""Grid points: the combinations a sweep runs, their scenarios and their seeds."""
 
 from __future__ import annotations
 
@@ -20,10 +19,7 @@ from ...scenario import (
 )
 
 if TYPE_CHECKING:
-
     pass
-
-
 
 
 def _base_scenario(scenario: Scenario | str | Path) -> tuple[Scenario, str]:
@@ -148,5 +144,3 @@ def _local_cores() -> int:
 def _relative(here: Path, name: str) -> Path:
     p = Path(name)
     return p if p.is_absolute() else here / p
-
-

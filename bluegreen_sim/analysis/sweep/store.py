@@ -1,12 +1,10 @@
-"""Saving and resuming: Parquet part files or CSV appends, and which saved runs can be reused.
-"""
+"""Saving and resuming: Parquet part files or CSV appends, and which saved runs can be reused."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import sys
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +17,6 @@ from ...scenario import (
 )
 
 if TYPE_CHECKING:
-
     pass
 
 from .common import CODE_VERSION, ID_COLUMNS, PARQUET_MISSING
@@ -146,11 +143,7 @@ def _choose_entropy(given: int | None, stored: dict[str, Any], store: _Store | N
     if saved is None:
         return given if given is not None else int(np.random.SeedSequence().entropy)
     if given is None:
-        print(
-            f"sweep: resuming the sweep saved in {store.path} with its entropy {saved}",
-            file=sys.stderr,
-        )
-        return saved
+        return saved  # resuming: the sweep says so once it knows how many runs are saved
     if given != saved:
         raise ScenarioError(
             str(store.path),
@@ -188,5 +181,3 @@ def _reusable(stored: dict[str, Any], identity: pd.DataFrame, store: _Store | No
             )
         done.add(run_id)
     return done
-
-

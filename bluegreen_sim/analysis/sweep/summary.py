@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-
-
 SUMMARY_METRICS = (
     "requests_failed",
     "excess_failed",
@@ -205,5 +203,3 @@ def plot_risk_speed(df: pd.DataFrame, by: str | Sequence[str] | None = None, *, 
 def _label(value: Any) -> str:
     text = str(value)
     return text.removeprefix("CodeDeployDefault.")
-
-

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-
     pass
 
 from .common import (
@@ -163,5 +162,3 @@ def _combine(identity: pd.DataFrame, parts: list[pd.DataFrame | None]) -> pd.Dat
     if "error" not in out:
         out["error"] = pd.Series([None] * len(out), dtype=object)
     return out
-
-
