@@ -115,7 +115,8 @@ def cloudformation(s: Scenario) -> str:
                 "ApplicationName": {"Type": "String"},
                 "ServiceRoleArn": {"Type": "String"},
                 "ClusterName": {"Type": "String"},
-                "ServiceName": {"Type": "String"},
+                "SubnetIds": {"Type": "List<AWS::EC2::Subnet::Id>"},
+                "ContainerImage": {"Type": "String", "Description": "your application's image"},
                 "ProdListenerArn": {"Type": "String"},
             }
         )
@@ -145,6 +146,11 @@ def cloudformation(s: Scenario) -> str:
                 },
             }
             config_name = {"Ref": "DeploymentConfig"}
+        res["TaskDefinition"] = {
+            "Type": "AWS::ECS::TaskDefinition",
+            "Properties": _cfn_task_definition(s),
+        }
+        res["Service"] = {"Type": "AWS::ECS::Service", "Properties": _cfn_service(s, alarm_ids)}
         res["DeploymentGroup"] = {
             "Type": "AWS::CodeDeploy::DeploymentGroup",
             "Properties": _cfn_group(s, config_name, alarm_ids),
@@ -302,7 +308,10 @@ def _cfn_group(s: Scenario, config_name: Any, alarm_ids: dict[str, str]) -> dict
             **({"Events": list(dep.auto_rollback)} if dep.auto_rollback else {}),
         },
         "ECSServices": [
-            {"ClusterName": {"Ref": "ClusterName"}, "ServiceName": {"Ref": "ServiceName"}}
+            {
+                "ClusterName": {"Ref": "ClusterName"},
+                "ServiceName": {"Fn::GetAtt": ["Service", "Name"]},
+            }
         ],
         "LoadBalancerInfo": {"TargetGroupPairInfoList": [pair]},
     }
@@ -392,12 +401,32 @@ def _cfn_task_definition(s: Scenario) -> dict[str, Any]:
 
 
 def _cfn_service(s: Scenario, alarm_ids: dict[str, str]) -> dict[str, Any]:
+    """The ECS service: for CodeDeploy, the task set bounds and grace period only (CodeDeploy
+    shifts the traffic); for ECS, the whole deployment configuration."""
     names = [{"Ref": alarm_ids[n]} for n in s.deployment.alarms]
     lb: dict[str, Any] = {
         "ContainerName": "app",
         "ContainerPort": 80,
         "TargetGroupArn": {"Ref": "BlueTargetGroup"},
     }
+    common = {
+        "Cluster": {"Ref": "ClusterName"},
+        "TaskDefinition": {"Ref": "TaskDefinition"},
+        "DesiredCount": s.service.tasks,
+        "HealthCheckGracePeriodSeconds": int(math.ceil(s.service.health_check_grace_period)),
+        "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": {"Ref": "SubnetIds"}}},
+        "LaunchType": "FARGATE",
+    }
+    if s.deployment.controller == "codedeploy":
+        return {
+            **common,
+            "DeploymentController": {"Type": "CODE_DEPLOY"},
+            "DeploymentConfiguration": {
+                "MinimumHealthyPercent": s.service.minimum_healthy_percent,
+                "MaximumPercent": s.service.maximum_percent,
+            },
+            "LoadBalancers": [lb],
+        }
     if not _rolling(s):
         lb["AdvancedConfiguration"] = {
             "AlternateTargetGroupArn": {"Ref": "GreenTargetGroup"},
@@ -407,12 +436,7 @@ def _cfn_service(s: Scenario, alarm_ids: dict[str, str]) -> dict[str, Any]:
         if s.load_balancer.test_listener:
             lb["AdvancedConfiguration"]["TestListenerRule"] = {"Ref": "TestListenerRuleArn"}
     return {
-        "Cluster": {"Ref": "ClusterName"},
-        "TaskDefinition": {"Ref": "TaskDefinition"},
-        "DesiredCount": s.service.tasks,
-        "HealthCheckGracePeriodSeconds": int(math.ceil(s.service.health_check_grace_period)),
-        "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": {"Ref": "SubnetIds"}}},
-        "LaunchType": "FARGATE",
+        **common,
         "DeploymentController": {"Type": "ECS"},
         "DeploymentConfiguration": _ecs_deployment_configuration(
             s, names, {"Ref": "HookLambdaArn"}, {"Ref": "HookRoleArn"}

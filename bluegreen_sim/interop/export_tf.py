@@ -51,7 +51,8 @@ def terraform(s: Scenario) -> str:
             "codedeploy_app_name",
             "codedeploy_role_arn",
             "cluster_name",
-            "service_name",
+            "container_image",
+            "subnet_ids",
             "prod_listener_arn",
         ]
         if lb.test_listener:
@@ -229,7 +230,7 @@ def _tf_codedeploy(s: Scenario, lines: list[str], alarm_refs: dict) -> None:
             "ecs_service {",
             [
                 ("cluster_name", _Expr("var.cluster_name")),
-                ("service_name", _Expr("var.service_name")),
+                ("service_name", _Expr("aws_ecs_service.this.name")),
             ],
         ),
         ("load_balancer_info {", [("target_group_pair_info {", pair)]),
@@ -241,7 +242,64 @@ def _tf_codedeploy(s: Scenario, lines: list[str], alarm_refs: dict) -> None:
                 [("enabled", True), ("alarms", [alarm_refs[n] for n in dep.alarms])],
             )
         )
+    # The service: CodeDeploy shifts its traffic; its bounds, grace period and stop timeout are
+    # the service's and the task definition's.
+    service = _tf_task_and_service(s, lines, _Expr("var.cluster_name"))
+    service += [
+        ("deployment_controller {", [("type", "CODE_DEPLOY")]),
+        (
+            "load_balancer {",
+            [
+                ("target_group_arn", _Expr("aws_lb_target_group.blue.arn")),
+                ("container_name", "app"),
+                ("container_port", 80),
+            ],
+        ),
+    ]
+    _block(lines, 'resource "aws_ecs_service" "this"', service)
+    lines.append("")
     _block(lines, 'resource "aws_codedeploy_deployment_group" "this"', body)
+
+
+def _tf_task_and_service(s: Scenario, lines: list[str], cluster: Any) -> list[tuple[str, Any]]:
+    """Write the task definition (the container's stop timeout, the task size) and return the
+    service's arguments that both controllers share (bounds, grace period)."""
+    cpu, memory = fargate_units(s)
+    container = {
+        "name": "app",
+        "image": _Expr("var.container_image"),
+        "essential": True,
+        "portMappings": [{"containerPort": 80}],
+        "stopTimeout": int(math.ceil(s.service.stop_timeout)),
+    }
+    _block(
+        lines,
+        'resource "aws_ecs_task_definition" "this"',
+        [
+            ("family", s.name),
+            ("cpu", str(cpu)),
+            ("memory", str(memory)),
+            ("network_mode", "awsvpc"),
+            ("requires_compatibilities", ["FARGATE"]),
+            ("container_definitions", _Expr(f"jsonencode([{_value(container)}])")),
+        ],
+    )
+    lines.append("")
+    body: list[tuple[str, Any]] = [
+        ("name", s.name),
+        ("cluster", cluster),
+        ("task_definition", _Expr("aws_ecs_task_definition.this.arn")),
+        ("desired_count", s.service.tasks),
+        ("launch_type", "FARGATE"),
+        (
+            "health_check_grace_period_seconds",
+            int(math.ceil(s.service.health_check_grace_period)),
+        ),
+        ("deployment_minimum_healthy_percent", s.service.minimum_healthy_percent),
+        ("deployment_maximum_percent", s.service.maximum_percent),
+        ("network_configuration {", [("subnets", _Expr("var.subnet_ids"))]),
+    ]
+    return body
 
 
 def _tf_ecs(s: Scenario, lines: list[str], alarm_refs: dict) -> None:
@@ -282,40 +340,8 @@ def _tf_ecs(s: Scenario, lines: list[str], alarm_refs: dict) -> None:
                 ],
             )
         )
-    cpu, memory = fargate_units(s)
-    container = {
-        "name": "app",
-        "image": _Expr("var.container_image"),
-        "essential": True,
-        "portMappings": [{"containerPort": 80}],
-        "stopTimeout": int(math.ceil(s.service.stop_timeout)),
-    }
-    _block(
-        lines,
-        'resource "aws_ecs_task_definition" "this"',
-        [
-            ("family", s.name),
-            ("cpu", str(cpu)),
-            ("memory", str(memory)),
-            ("network_mode", "awsvpc"),
-            ("requires_compatibilities", ["FARGATE"]),
-            ("container_definitions", _Expr(f"jsonencode([{_value(container)}])")),
-        ],
-    )
-    lines.append("")
-    body: list[tuple[str, Any]] = [
-        ("name", s.name),
-        ("cluster", _Expr("var.cluster_arn")),
-        ("task_definition", _Expr("aws_ecs_task_definition.this.arn")),
-        ("desired_count", s.service.tasks),
-        ("launch_type", "FARGATE"),
-        (
-            "health_check_grace_period_seconds",
-            int(math.ceil(s.service.health_check_grace_period)),
-        ),
-        ("deployment_minimum_healthy_percent", s.service.minimum_healthy_percent),
-        ("deployment_maximum_percent", s.service.maximum_percent),
-        ("network_configuration {", [("subnets", _Expr("var.subnet_ids"))]),
+    body = _tf_task_and_service(s, lines, _Expr("var.cluster_arn"))
+    body += [
         ("deployment_controller {", [("type", "ECS")]),
         ("deployment_configuration {", dc),
         (
