@@ -7,6 +7,9 @@ second. Runtime: about 20 s.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 import yaml
@@ -179,8 +182,15 @@ def test_export_writes_a_loadable_scenario(advice, tmp_path):
     path = export_recommendation(rec, tmp_path / "recommended.yaml")
     loaded = load_scenario(path)
     assert loaded == rec.scenario.model_copy(update={"base_dir": loaded.base_dir})
-    with pytest.raises(ValueError, match="export command"):
-        export_recommendation(rec, tmp_path / "x.json", to="cloudformation")
+    # The export command's formats: the recommended deployment settings as a snippet.
+    group = json.loads(export_recommendation(rec, tmp_path / "x.json", to="ecs-json").read_text())
+    assert group["deploymentGroupName"] == rec.scenario.name
+    steps = load_scenario(
+        path, overrides=["deployment.controller=steps", "deployment.steps=[{weight: 100}]"]
+    )
+    with pytest.raises(ScenarioError, match="AWS definition"):
+        export_recommendation(replace(rec, scenario=steps), tmp_path / "y.tf", to="terraform")
+    assert not (tmp_path / "y.tf").exists()
 
 
 def test_default_grid_varies_strategy_and_threshold(scenario):

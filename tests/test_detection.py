@@ -288,7 +288,7 @@ def _pilot_schedules() -> list[tuple[float, float, list]]:
     """Per seed: when polling starts and ends and green's weights, from a run whose alarm is
     not watched. Install times come from their own random streams, so they do not depend on
     the alarm or the error rates: one set of pilots serves every case."""
-    from bluegreen_sim.analysis.advise import _schedule
+    from bluegreen_sim.analysis.analytic import _schedule
 
     raw = {**SHORT, "alarms": [_alarm()], "deployment": {**SHORT["deployment"], "alarms": []}}
     quiet = scenario_from_dict(raw)
@@ -302,7 +302,7 @@ def _pilot_schedules() -> list[tuple[float, float, list]]:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_analysis_agrees_with_the_simulator(case):
-    from bluegreen_sim.analysis.advise import _traffic
+    from bluegreen_sim.analysis.analytic import _traffic
 
     alarm_raw, green_error, blue_error = CASES[case]
     raw = {**SHORT, "alarms": [alarm_raw], "green": {"error_rate": green_error}}

@@ -1,6 +1,6 @@
 """``bluegreen-sim import`` on bad input: one line, exit status 2, no traceback, no file.
 
-A file of another kind, a template with no deployment in it, a rolling-update service, a YAML
+A file of another kind, a template with no deployment in it, an unknown ECS strategy, a YAML
 alias bomb, a file over the size limit, unknown intrinsics, broken syntax: each must be refused
 with one line that names the file and what is wrong, and ``--out`` must not be written.
 """
@@ -22,7 +22,7 @@ CASES = {
     "k8s-single.yaml": "a Kubernetes manifest",
     "package.json": "an npm package.json",
     "no-deployment.yaml": "no deployment found",
-    "rolling-service.yaml": "rolling update",
+    "unknown-strategy.yaml": "Strategy 'RED_BLACK': expected one of ROLLING",
     "yaml-bomb.yaml": "alias bomb",
     "unknown-intrinsic.yaml": "unknown intrinsic function Fn::Frobnicate",
     "not-yaml.yaml": "invalid YAML",

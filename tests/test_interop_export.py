@@ -3,7 +3,8 @@
 The exported CloudFormation passes cfn-lint (AWS's resource schemas); the Terraform parses with
 python-hcl2; and, for any deployment settings hypothesis makes, importing an export gives back
 the same deployment settings (deployment config and group settings or the ECS deployment
-configuration, target-group health checks and attributes, alarms).
+configuration, target-group health checks and attributes, alarms; for the ECS controller the
+service's bounds, grace period and the container's stop timeout, the rolling update included).
 """
 
 from __future__ import annotations
@@ -53,6 +54,14 @@ def deployment_settings(s: Scenario) -> dict[str, Any]:
         "lb": (lb.type, lb.deregistration_delay, lb.test_listener),
         "alarms": [_alarm(a) for a in s.alarms],
         "deployment_alarms": list(dep.alarms),
+        # The ECS service and its task definition (CodeDeploy's included).
+        "service": (
+            s.service.tasks,
+            s.service.minimum_healthy_percent,
+            s.service.maximum_percent,
+            s.service.health_check_grace_period,
+        ),
+        "stop_timeout": s.service.stop_timeout,
     }
     if lb.type == "application":
         out["alb"] = (lb.slow_start, lb.routing)
@@ -66,7 +75,7 @@ def deployment_settings(s: Scenario) -> dict[str, Any]:
         if dep.ready_wait.action_on_timeout == "STOP_DEPLOYMENT":
             out["ready_wait"] = dep.ready_wait.wait
     else:
-        out["ecs"] = (dep.strategy, dep.bake_time, s.service.tasks)
+        out["ecs"] = (dep.strategy, dep.bake_time)
         if dep.strategy == "LINEAR":
             out["linear"] = dep.linear.model_dump()
         if dep.strategy == "CANARY":
@@ -160,9 +169,7 @@ def scenarios(draw, controller: str | None = None) -> Scenario:
         "routing": routing,
         "deregistration_delay": draw(st.integers(0, 3600)),
         # ALB: slow start works with round robin only
-        "slow_start": 0
-        if routing != "round_robin"
-        else draw(st.sampled_from([0, 30, 90, 900])),
+        "slow_start": 0 if routing != "round_robin" else draw(st.sampled_from([0, 30, 90, 900])),
         "test_listener": draw(st.booleans()),
         "health_check": {
             "enabled": draw(st.booleans()),
@@ -200,8 +207,9 @@ def scenarios(draw, controller: str | None = None) -> Scenario:
                 "wait": draw(st.integers(0, 7200)) * 60,
             }
     else:
-        dep["strategy"] = draw(st.sampled_from(["BLUE_GREEN", "LINEAR", "CANARY"]))
-        dep["bake_time"] = draw(st.integers(0, 1440)) * 60
+        dep["strategy"] = draw(st.sampled_from(["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"]))
+        if dep["strategy"] != "ROLLING" or draw(st.booleans()):
+            dep["bake_time"] = draw(st.integers(0, 1440)) * 60
         dep["linear"] = {
             "step_percent": draw(st.integers(30, 1000)) / 10,
             "step_bake_time": draw(st.integers(0, 1440)) * 60,
@@ -231,9 +239,29 @@ def scenarios(draw, controller: str | None = None) -> Scenario:
                 hook["timeout_action"] = draw(st.sampled_from(["ROLLBACK", "CONTINUE"]))
             hooks[stage] = hook
         dep["hooks"] = hooks
+    service: dict[str, Any] = {
+        "tasks": draw(st.integers(1, 50)),
+        "minimum_healthy_percent": draw(st.integers(0, 100)),
+        "maximum_percent": draw(st.integers(100, 200)),
+        "health_check_grace_period": draw(st.integers(0, 2**31 - 1)),
+        "stop_timeout": draw(st.integers(2, 120)),
+    }
+    if dep.get("strategy") == "ROLLING":
+        # A rolling update: one target group, no test listener, no hooks, and bounds that
+        # let ECS start or stop a task (the schema's rule).
+        dep["hooks"] = {}
+        lb["test_listener"] = False
+        for a in alarms:
+            for ref in [a, *a.get("metrics", {}).values()]:
+                if ref.get("target_group") == "green":
+                    ref["target_group"] = "blue"
+        n = service["tasks"]
+        floor = -(-n * service["minimum_healthy_percent"] // 100)
+        if n * service["maximum_percent"] // 100 <= n and floor >= n:
+            service["maximum_percent"] = 200
     raw = {
         "name": draw(names),
-        "service": {"tasks": draw(st.integers(1, 50))},
+        "service": service,
         "load_balancer": lb,
         "deployment": dep,
         "alarms": alarms,
@@ -271,8 +299,20 @@ def test_import_of_exported_terraform_gives_back_the_settings(s):
 def test_import_of_exported_cli_json_gives_back_the_deployment(s):
     back = reimport(export(s, "ecs-json"), "exported.json")
     want, got = deployment_settings(s), deployment_settings(back)
-    # The CLI input holds the deployment only: no target groups or alarm definitions.
-    for key in ("health_check", "lb", "alb", "alarms", "deployment_alarms", "alarm_rollback"):
+    # The CLI input holds the deployment only: no target groups, alarm definitions or task
+    # definition (the stop timeout is the container's); create-deployment-group, no service.
+    if s.deployment.controller == "codedeploy":
+        want.pop("service")
+        got.pop("service")
+    for key in (
+        "health_check",
+        "lb",
+        "alb",
+        "alarms",
+        "deployment_alarms",
+        "alarm_rollback",
+        "stop_timeout",
+    ):
         want.pop(key, None)
         got.pop(key, None)
     if s.deployment.controller == "codedeploy" and not isinstance(s.deployment.config, str):
@@ -285,7 +325,10 @@ def test_import_of_exported_cli_json_gives_back_the_deployment(s):
 # What AWS's own tools say
 
 
-@pytest.mark.parametrize("path", [CODEDEPLOY, ECS])
+ROLLING = ROOT / "scenarios" / "23-ecs-rolling-update.yaml"
+
+
+@pytest.mark.parametrize("path", [CODEDEPLOY, ECS, ROLLING])
 def test_exported_cloudformation_passes_cfn_lint(path):
     import cfnlint.api as api
 
@@ -379,3 +422,36 @@ def test_export_cli_writes_the_file_and_names_the_custom_config_command(capsys, 
     assert json.loads(out.read_text())["deploymentConfigName"] == (
         "bluegreen-sim-Linear20PercentEvery2Minutes"
     )
+
+
+def test_a_rolling_update_exports_one_target_group_and_the_task_lifecycle():
+    s = load_scenario(
+        ROLLING,
+        overrides=[
+            "service.stop_timeout=90s",
+            "service.health_check_grace_period=45s",
+            "service.minimum_healthy_percent=50",
+            "service.maximum_percent=150",
+        ],
+    )
+    cfn = yaml.safe_load(export(s, "cloudformation").split("\n", 2)[2])
+    res = cfn["Resources"]
+    assert "GreenTargetGroup" not in res
+    svc = res["Service"]["Properties"]
+    assert "AdvancedConfiguration" not in svc["LoadBalancers"][0]
+    assert svc["HealthCheckGracePeriodSeconds"] == 45
+    dc = svc["DeploymentConfiguration"]
+    assert (dc["Strategy"], dc["MinimumHealthyPercent"], dc["MaximumPercent"]) == (
+        "ROLLING",
+        50,
+        150,
+    )
+    container = res["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    assert container["StopTimeout"] == 90
+    api = json.loads(export(s, "ecs-json"))
+    assert api["healthCheckGracePeriodSeconds"] == 45
+    assert api["deploymentConfiguration"]["minimumHealthyPercent"] == 50
+    # An alarm on green has no AWS form when there is one target group.
+    green = load_scenario(ROLLING, overrides=["alarms.0.target_group=green"])
+    with pytest.raises(ScenarioError, match="one target group"):
+        export(green, "terraform")

@@ -63,7 +63,8 @@ def test_cfn_yaml_with_short_tags_parameters_and_conditions():
     assert alarms["staging-web-latency"].extended_statistic == "p99"
     ignored, wrong = lines(report.ignored), lines(report.wrong)
     assert "CpuAlarm" in ignored and "AWS/ECS/CPUUtilization" in ignored
-    assert "stickiness" in ignored and "HealthCheckGracePeriodSeconds" in ignored
+    assert "stickiness" in ignored and "HealthCheckGracePeriodSeconds" not in ignored
+    assert s.service.health_check_grace_period == 60  # HealthCheckGracePeriodSeconds
     assert "LatencyAlarm" in wrong and "not attached" in wrong
     assert "workload" in report.text().lower()
 
@@ -360,3 +361,136 @@ def test_weighted_forward_stickiness_is_reported(tmp_path):
         assert "load.clients" in lines(report.defaulted)
     else:
         assert "stickiness on the weighted forward" in lines(report.ignored)
+
+
+# --------------------------------------------------------------------------------------------
+# The ECS rolling update (AWS's default strategy) and the service's task lifecycle settings
+
+
+def _rolling_checks(s, report) -> None:
+    dep, svc = s.deployment, s.service
+    assert (dep.controller, dep.strategy, dep.bake_seconds) == ("ecs", "ROLLING", 0.0)
+    assert (dep.circuit_breaker.enable, dep.circuit_breaker.rollback) == (True, True)
+    assert (svc.tasks, svc.minimum_healthy_percent, svc.maximum_percent) == (6, 50, 150)
+    assert svc.health_check_grace_period == 45
+    assert svc.stop_timeout == 90  # the load balancer's container, not the first one
+    assert s.load_balancer.deregistration_delay == 30
+    assert "ROLLING" in lines(report.defaulted)  # no Strategy: said to be AWS's default
+
+
+def test_a_service_without_strategy_imports_as_a_rolling_update():
+    s, report = imp("cfn-rolling-service.yaml")
+    _rolling_checks(s, report)
+    assert s.load_balancer.health_check.interval == 15
+    ignored = lines(report.ignored)
+    # lb_cookie stickiness pins a client to a target, not to blue or green: not mapped, and
+    # the report points to the field that is the other kind.
+    assert "target group's own stickiness" in ignored
+    assert "TargetGroupStickinessConfig" in ignored
+    assert s.load_balancer.target_group_stickiness == 0
+
+
+TF_ROLLING = """
+resource "aws_ecs_task_definition" "web" {
+  family                   = "web"
+  cpu                      = "512"
+  memory                   = "1024"
+  requires_compatibilities = ["FARGATE"]
+  container_definitions = jsonencode([
+    { name = "log-router", image = "fluent-bit", stopTimeout = 10 },
+    { name = "web", image = "example/web:3", stopTimeout = 90 },
+  ])
+}
+
+resource "aws_ecs_service" "web" {
+  name                               = "web"
+  desired_count                      = 6
+  task_definition                    = aws_ecs_task_definition.web.arn
+  health_check_grace_period_seconds  = 45
+  deployment_minimum_healthy_percent = 50
+  deployment_maximum_percent         = 150
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+  load_balancer {
+    target_group_arn = aws_lb_target_group.web.arn
+    container_name   = "web"
+    container_port   = 8080
+  }
+}
+
+resource "aws_lb_target_group" "web" {
+  name                 = "web"
+  port                 = 8080
+  protocol             = "HTTP"
+  deregistration_delay = 30
+}
+"""
+
+CREATE_ROLLING = {
+    "cluster": "prod",
+    "serviceName": "web",
+    "taskDefinition": "web:3",
+    "desiredCount": 6,
+    "healthCheckGracePeriodSeconds": 45,
+    "deploymentController": {"type": "ECS"},
+    "deploymentConfiguration": {
+        "maximumPercent": 150,
+        "minimumHealthyPercent": 50,
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+    },
+    "loadBalancers": [
+        {
+            "targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/web/abc",
+            "containerName": "web",
+            "containerPort": 8080,
+        }
+    ],
+}
+TD_API = {
+    "taskDefinition": {
+        "family": "web",
+        "cpu": "512",
+        "memory": "1024",
+        "containerDefinitions": [
+            {"name": "log-router", "stopTimeout": 10},
+            {"name": "web", "stopTimeout": 90},
+        ],
+    }
+}
+TG_API = {
+    "TargetGroups": [
+        {
+            "TargetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/web/abc",
+            "TargetGroupName": "web",
+            "Protocol": "HTTP",
+        }
+    ]
+}
+
+
+def test_terraform_and_create_service_rolling_updates(tmp_path):
+    import json
+
+    (tmp_path / "main.tf").write_text(TF_ROLLING)
+    s, report = import_aws([tmp_path / "main.tf"], lint=False)
+    _rolling_checks(s, report)
+    (tmp_path / "svc.json").write_text(json.dumps(CREATE_ROLLING))
+    (tmp_path / "td.json").write_text(json.dumps(TD_API))
+    s, report = import_aws([tmp_path / "svc.json", tmp_path / "td.json"], lint=False)
+    dep, svc = s.deployment, s.service
+    assert (dep.controller, dep.strategy) == ("ecs", "ROLLING")
+    assert (svc.minimum_healthy_percent, svc.maximum_percent) == (50, 150)
+    assert (svc.health_check_grace_period, svc.stop_timeout) == (45, 90)
+
+
+def test_service_bounds_outside_the_model_are_said_and_defaulted(tmp_path):
+    text = (FILES / "cfn-rolling-service.yaml").read_text()
+    text = text.replace("MaximumPercent: 150", "MaximumPercent: 400")
+    text = text.replace("StopTimeout: 90", "StopTimeout: 600")
+    (tmp_path / "t.yaml").write_text(text)
+    s, report = import_aws(tmp_path / "t.yaml", lint=False)
+    wrong = lines(report.wrong)
+    assert "MaximumPercent 400" in wrong and "StopTimeout 600" in wrong
+    assert (s.service.maximum_percent, s.service.stop_timeout) == (200, 30)

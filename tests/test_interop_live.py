@@ -381,3 +381,66 @@ def test_no_credentials_is_one_line(monkeypatch, tmp_path):
     with pytest.raises(ScenarioError, match="no AWS credentials"):
         live.describe("prod", "web", region=REGION)
     assert "AWS_ACCESS_KEY_ID" not in os.environ
+
+
+def test_a_rolling_update_from_recorded_responses():
+    """ECS's default deployment: no strategy; the service's bounds and grace period come from
+    describe-services, the container's stop timeout from describe-task-definition. moto keeps
+    neither deploymentConfiguration nor the grace period: recorded responses, checked by
+    botocore's Stubber against the ECS service model."""
+    td_arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/api:3"
+    service = {
+        "serviceArn": "arn:aws:ecs:eu-west-1:123456789012:service/prod/api",
+        "serviceName": "api",
+        "clusterArn": "arn:aws:ecs:eu-west-1:123456789012:cluster/prod",
+        "status": "ACTIVE",
+        "desiredCount": 4,
+        "launchType": "FARGATE",
+        "taskDefinition": td_arn,
+        "healthCheckGracePeriodSeconds": 40,
+        "deploymentController": {"type": "ECS"},
+        "deploymentConfiguration": {
+            "minimumHealthyPercent": 50,
+            "maximumPercent": 150,
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        },
+        "loadBalancers": [],
+    }
+    task_definition = {
+        "taskDefinitionArn": td_arn,
+        "family": "api",
+        "cpu": "256",
+        "memory": "512",
+        "containerDefinitions": [
+            {"name": "log-router", "image": "fluent-bit", "stopTimeout": 5},
+            {"name": "api", "image": "nginx", "stopTimeout": 75},
+        ],
+    }
+    ecs = boto3.Session(region_name=REGION).client("ecs")
+    stub = Stubber(ecs)
+    stub.add_response(
+        "describe_services",
+        {"services": [service], "failures": []},
+        {"cluster": "prod", "services": ["api"]},
+    )
+    stub.add_response(
+        "describe_task_definition", {"taskDefinition": task_definition}, {"taskDefinition": td_arn}
+    )
+
+    class _Session:
+        def client(self, name):
+            assert name == "ecs", name
+            return ecs
+
+    with stub:
+        sources = live.describe("prod", "api", sess=_Session())
+    raw, report = import_sources(sources, service="api")
+    s = validate(raw, report)
+    assert (s.deployment.controller, s.deployment.strategy) == ("ecs", "ROLLING")
+    svc = s.service
+    assert (svc.tasks, svc.minimum_healthy_percent, svc.maximum_percent) == (4, 50, 150)
+    assert svc.health_check_grace_period == 40
+    # No load balancer names a container: the first one's, said in the report.
+    assert svc.stop_timeout == 5 and "several containers" in " ".join(
+        str(x) for item in report.defaulted for x in item
+    )

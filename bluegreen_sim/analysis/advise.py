@@ -20,24 +20,34 @@ common random numbers: replication r uses the seed ``seed + r`` in every candida
 regression; replications are added in batches until each interval is tight (half-width at most
 ``tolerance``) or clearly on one side of its constraint, up to ``max_reps``; cells still
 undecided are listed in :attr:`Advice.notes`.
+
+This module holds the result (:class:`Advice`) and the orchestration; the candidates and
+regressions are in :mod:`.candidates`, the analytic path in :mod:`.analytic`, the simulated runs
+and their adaptive replication in :mod:`.replications`.
 """
 
 from __future__ import annotations
 
-import math
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from ..engine.simulation import simulate
-from ..scenario import Scenario, ScenarioError, apply_overrides, load_scenario, scenario_from_dict
-from .detection import CountAlarm, NotAnalytic, Traffic, detection
-from .stats import mean_interval, wilson_interval
+from ..scenario import Scenario, apply_overrides, load_scenario, scenario_from_dict
+from .analytic import _analytic_alarm, _analytic_cells, _schedule, _without_alarms
+from .candidates import (
+    DEFAULT_REGRESSIONS,
+    HEALTHY,
+    _healthy_raw,
+    _regression_raw,
+    default_candidates,
+    load_candidates,
+)
+from .detection import NotAnalytic
+from .replications import _adaptive, _run_summary, _Runner, _settled, _simulated_rows, _speed_rows
 
 __all__ = [
     "DEFAULT_REGRESSIONS",
@@ -46,22 +56,6 @@ __all__ = [
     "default_candidates",
     "load_candidates",
 ]
-
-DEFAULT_REGRESSIONS: dict[str, dict[str, Any]] = {
-    "errors +0.5%": {"kind": "errors", "delta": 0.005},
-    "errors +1%": {"kind": "errors", "delta": 0.01},
-    "errors +2%": {"kind": "errors", "delta": 0.02},
-    "errors +5%": {"kind": "errors", "delta": 0.05},
-    "latency +50%": {"kind": "latency", "multiply": 1.5},
-    "crash after full shift": {"kind": "crash"},
-}
-HEALTHY = "healthy"
-_STRATEGIES = {
-    "canary 10% 5m": "CodeDeployDefault.ECSCanary10Percent5Minutes",
-    "canary 10% 15m": "CodeDeployDefault.ECSCanary10Percent15Minutes",
-    "linear 10% 1m": "CodeDeployDefault.ECSLinear10PercentEvery1Minutes",
-    "all at once": "CodeDeployDefault.ECSAllAtOnce",
-}
 
 
 @dataclass
@@ -112,330 +106,6 @@ def _column_order(r: pd.DataFrame) -> list[str]:
     for c in r["column"]:
         seen.setdefault(c, None)
     return list(seen)
-
-
-# --------------------------------------------------------------------------------------------
-# Candidates and regressions
-
-
-def load_candidates(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Read a candidates file: a mapping ``name: {dotted.override: value, ...}`` (optionally
-    under a top-level ``candidates:`` key).
-
-    Raises:
-        ScenarioError: the file is missing, not YAML, or not such a mapping.
-    """
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(str(path), None, "file not found") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(str(path), None, f"not a readable YAML file ({exc})") from None
-    if isinstance(data, dict) and set(data) == {"candidates"}:
-        data = data["candidates"]
-    if not isinstance(data, dict) or not data:
-        raise ScenarioError(str(path), "candidates", "expected a mapping of name: {overrides}")
-    out = {}
-    for name, overrides in data.items():
-        if overrides is None:
-            overrides = {}
-        if not isinstance(overrides, dict):
-            raise ScenarioError(str(path), f"candidates.{name}", "expected a mapping of overrides")
-        out[str(name)] = dict(overrides)
-    return out
-
-
-def default_candidates(scenario: Scenario) -> dict[str, dict[str, Any]]:
-    """A grid around the scenario's own setting: CodeDeploy strategies × alarm thresholds.
-
-    Strategies: the scenario's own, canary 10 % for 5 and 15 minutes, linear 10 % a minute, all
-    at once. Thresholds: half, the same as and twice the first deployment alarm's (rounded for
-    counts). Without CodeDeploy or without an alarm, only what applies is varied.
-    """
-    strategies: dict[str, dict[str, Any]] = {"own": {}}
-    if scenario.deployment.controller == "codedeploy":
-        own = scenario.deployment.config
-        for name, config in _STRATEGIES.items():
-            if config != own:
-                strategies[name] = {"deployment.config": config}
-    thresholds: dict[str, dict[str, Any]] = {"": {}}
-    names = [a.name for a in scenario.alarms]
-    if scenario.deployment.alarms:
-        i = names.index(scenario.deployment.alarms[0])
-        thr = scenario.alarms[i].threshold
-        count = scenario.alarms[i].expression is None
-        for factor in (0.5, 2.0):
-            value = max(1.0, round(thr * factor)) if count else thr * factor
-            if value != thr:
-                thresholds[f", threshold {value:g}"] = {f"alarms.{i}.threshold": value}
-    return {s + t: {**so, **to} for s, so in strategies.items() for t, to in thresholds.items()}
-
-
-def _healthy_raw(raw: dict[str, Any]) -> dict[str, Any]:
-    """The scenario with green as good as blue: blue's error rate, no faults on green."""
-    data = apply_overrides(raw, {})
-    data = {**data}
-    green = dict(data.get("green") or {})
-    service = data.get("service") or {}
-    blue = data.get("blue") or {}
-    base = blue.get("error_rate")
-    if base is None:
-        base = service.get("error_rate", 0.0)
-    green["error_rate"] = base
-    data["green"] = green
-    data["faults"] = [f for f in data.get("faults") or [] if f.get("revision") == "blue"]
-    return data
-
-
-def _regression_raw(healthy: dict[str, Any], spec: dict[str, Any], name: str) -> dict[str, Any]:
-    kind = spec.get("kind")
-    data = dict(healthy)
-    if kind == "errors":
-        data["green"] = {**data["green"], "error_rate": data["green"]["error_rate"] + spec["delta"]}
-    elif kind == "latency":
-        fault = {"kind": "latency", "revision": "green", "multiply": spec.get("multiply", 1.5)}
-        data["faults"] = [*data["faults"], fault]
-    elif kind == "crash":
-        fault = {
-            "kind": "crash",
-            "revision": "green",
-            "after": spec.get("after", "full_traffic"),
-            "at": spec.get("at", 0.0),
-            "fraction": spec.get("fraction", 1.0),
-        }
-        data["faults"] = [*data["faults"], fault]
-    else:
-        raise ScenarioError(
-            "regressions", name, f"kind must be errors, latency or crash; got {kind!r}"
-        )
-    return data
-
-
-# --------------------------------------------------------------------------------------------
-# Running simulations
-
-
-def _run_one(scenario: Scenario, seed: int) -> dict[str, Any]:
-    return _run_summary(simulate(scenario, seed=seed).summary)
-
-
-def _run_summary(s: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "detected": bool(s["outcome_reason"] and str(s["outcome_reason"]).startswith("alarm")),
-        "ttd": s["time_to_detect_s"],
-        "failed": s["requests_failed_green"],
-        "duration": s["deployment_duration_s"],
-        "cost": s["cost_usd"],
-        "production_traffic_s": s["production_traffic_s"],
-        "deployment_start_s": s["deployment_start_s"],
-        "deployment_end_s": s["deployment_end_s"],
-    }
-
-
-class _Runner:
-    """Runs (scenario, seed) jobs serially, on local processes or on Dask."""
-
-    def __init__(self, backend: str, workers: int | None, address: str | None):
-        if backend not in ("serial", "processes", "dask"):
-            raise ValueError("backend must be serial, processes or dask")
-        self.backend, self._pool, self._client = backend, None, None
-        if backend == "processes":
-            self._pool = ProcessPoolExecutor(max_workers=workers)
-        elif backend == "dask":
-            from dask.distributed import Client, LocalCluster
-
-            self._client = (
-                Client(address)
-                if address
-                else Client(LocalCluster(n_workers=workers, processes=True, threads_per_worker=1))
-            )
-
-    def map(self, jobs: list[tuple[Scenario, int]]) -> list[dict[str, Any]]:
-        if self._pool is not None:
-            return list(self._pool.map(_run_one, *zip(*jobs, strict=True))) if jobs else []
-        if self._client is not None:
-            futures = self._client.map(_run_one, *zip(*jobs, strict=True), pure=False)
-            return self._client.gather(futures)
-        return [_run_one(s, seed) for s, seed in jobs]
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-        if self._client is not None:
-            self._client.close()
-
-
-# --------------------------------------------------------------------------------------------
-# The analytic path
-
-
-def _analytic_alarm(scenario: Scenario) -> CountAlarm:
-    """The candidate's one alarm in closed form, or NotAnalytic saying why not."""
-    dep = scenario.deployment
-    if dep.controller != "codedeploy":
-        raise NotAnalytic(f"controller {dep.controller}: only CodeDeploy's polling is modelled")
-    if len(dep.alarms) != 1:
-        raise NotAnalytic(f"{len(dep.alarms)} deployment alarms: the analysis takes exactly one")
-    if scenario.load.pattern != "constant" or scenario.load.arrivals != "poisson":
-        raise NotAnalytic("the load is not constant Poisson")
-    if any(h.kind == "probe" for h in dep.hooks.values()):
-        raise NotAnalytic("test-traffic probes add green requests the analysis does not model")
-    spec = next(a for a in scenario.alarms if a.name == dep.alarms[0])
-    return CountAlarm.from_spec(spec)
-
-
-def _without_alarms(scenario: Scenario) -> Scenario:
-    dep = scenario.deployment.model_copy(update={"alarms": []})
-    return scenario.model_copy(update={"deployment": dep})
-
-
-def _schedule(pilot_timeline: pd.DataFrame) -> list[tuple[float, float]]:
-    """(time, green weight %) change points of a pilot run's timeline."""
-    t = pilot_timeline["time_s"].to_numpy(float)
-    w = np.nan_to_num(pilot_timeline["green_weight"].to_numpy(float))
-    keep = np.r_[True, w[1:] != w[:-1]]
-    return list(zip(t[keep], w[keep], strict=True))
-
-
-def _traffic(alarm: CountAlarm, schedule, rate: float, e_green: float, e_blue: float) -> Traffic:
-    times, errors, requests = [], [], []
-    for t, weight in schedule:
-        w = weight / 100.0
-        g, b = rate * w, rate * (1 - w)
-        if alarm.dimension == "green":
-            err, req = g * e_green, g
-        elif alarm.dimension == "blue":
-            err, req = b * e_blue, b
-        else:
-            err, req = g * e_green + b * e_blue, rate
-        times.append(float(t))
-        errors.append(err)
-        requests.append(req)
-    return Traffic(tuple(times), tuple(errors), tuple(requests))
-
-
-def _analytic_cells(
-    scenario: Scenario, alarm: CountAlarm, pilots: list[tuple[dict, list]], cases: dict[str, float]
-) -> list[dict[str, Any]]:
-    """Exact measures per case (``healthy`` or an error regression) mixed over the pilots."""
-    rate = scenario.load.rps
-    e_blue = scenario.revision("blue").error_rate
-    rows = []
-    for case, e_green in cases.items():
-        dets, t0s, cums = [], [], []
-        for summary, schedule in pilots:
-            end = summary["deployment_end_s"] or scenario.duration
-            det = detection(
-                alarm,
-                _traffic(alarm, schedule, rate, e_green, e_blue),
-                horizon=scenario.duration,
-                polls_from=summary["deployment_start_s"],
-                polls_until=end - 1e-6,  # blue removal stops the polling before its poll
-                poll_interval=scenario.deployment.alarm_poll_interval,
-                publish_delay=scenario.cloudwatch.publish_delay,
-            )
-            green_only = _traffic(
-                CountAlarm(threshold=0, dimension="green"), schedule, rate, e_green, e_blue
-            )
-            dets.append(det)
-            t0s.append(summary["production_traffic_s"] or 0.0)
-            cums.append(green_only.cumulative)
-        p = float(np.mean([d.probability for d in dets]))
-        lo = float(np.mean([d.lower[-1] if len(d.times) else 0.0 for d in dets]))
-        hi = float(np.mean([d.upper[-1] if len(d.times) else 0.0 for d in dets]))
-        method = "exact" if all(d.exact for d in dets) else "bounds"
-        failed = float(np.mean([d.expected(c) for d, c in zip(dets, cums, strict=True)]))
-        times = np.concatenate([d.times - t0 for d, t0 in zip(dets, t0s, strict=True)])
-        mass = np.concatenate([d.pmf / len(dets) for d in dets])
-        ttd = _weighted_median(times, mass)
-        measure = "P(false rollback)" if case == HEALTHY else "P(detect)"
-        rows.append(_row(case, measure, p, lo, hi, method, len(dets)))
-        if case != HEALTHY:
-            rows.append(_row(case, "median time to detect (s)", ttd, ttd, ttd, method, len(dets)))
-            rows.append(_row(case, "failed requests", failed, failed, failed, method, len(dets)))
-    return rows
-
-
-def _weighted_median(times: np.ndarray, mass: np.ndarray) -> float:
-    total = mass.sum()
-    if total <= 0:
-        return math.nan
-    order = np.argsort(times)
-    cum = np.cumsum(mass[order]) / total
-    return float(times[order][np.searchsorted(cum, 0.5 - 1e-12)])
-
-
-def _row(case, measure, value, low, high, method, n) -> dict[str, Any]:
-    return {
-        "case": case,
-        "measure": measure,
-        "value": value,
-        "low": low,
-        "high": high,
-        "method": method,
-        "n": n,
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# Simulated measures
-
-
-def _simulated_rows(case: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    n = len(runs)
-    k = sum(r["detected"] for r in runs)
-    lo, hi = wilson_interval(k, n)
-    rows = []
-    if case == HEALTHY:
-        rows.append(_row(case, "P(false rollback)", k / n, lo, hi, "simulated", n))
-        return rows + _speed_rows([r for r in runs if not r["detected"]])
-    rows.append(_row(case, "P(detect)", k / n, lo, hi, "simulated", n))
-    ttd = np.sort([r["ttd"] for r in runs if r["detected"] and r["ttd"] is not None])
-    if len(ttd):
-        a, b = _median_ranks(len(ttd))
-        median = float(np.median(ttd))
-        rows.append(
-            _row(case, "median time to detect (s)", median, ttd[a], ttd[b], "simulated", len(ttd))
-        )
-    else:
-        rows.append(
-            _row(case, "median time to detect (s)", math.nan, math.nan, math.nan, "simulated", 0)
-        )
-    m, mean, low, high = mean_interval([r["failed"] for r in runs])
-    rows.append(_row(case, "failed requests", mean, low, high, "simulated", m))
-    return rows
-
-
-def _speed_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Duration and cost of healthy deployments that went through (not rolled back)."""
-    rows = []
-    for key, measure in (("duration", "deployment duration (s)"), ("cost", "cost (USD)")):
-        values = [r[key] for r in runs if r[key] is not None]
-        if values:
-            m, mean, low, high = mean_interval(values)
-            rows.append(_row(HEALTHY, measure, mean, low, high, "simulated", m))
-    return rows
-
-
-def _median_ranks(n: int, confidence: float = 0.95) -> tuple[int, int]:
-    """Order-statistic indices bracketing the median with at least ``confidence`` (binomial)."""
-    from scipy import stats
-
-    lo = int(stats.binom.ppf((1 - confidence) / 2, n, 0.5))
-    hi = int(stats.binom.isf((1 - confidence) / 2, n, 0.5))
-    return max(lo - 1, 0), min(hi, n - 1)
-
-
-def _settled(case: str, runs: list[dict[str, Any]], targets: dict[str, float], tol: float) -> bool:
-    """Tight enough to rank: the interval is narrow, or clearly on one side of its target."""
-    n = len(runs)
-    k = sum(r["detected"] for r in runs)
-    lo, hi = wilson_interval(k, n)
-    if (hi - lo) / 2 <= tol:
-        return True
-    target = targets.get(case)
-    return target is not None and (hi < target or lo > target)
 
 
 # --------------------------------------------------------------------------------------------
@@ -577,20 +247,3 @@ def advise(
         rows, columns=["candidate", "case", "measure", "value", "low", "high", "method", "n"]
     )
     return Advice(results, candidates, base, regressions, notes)
-
-
-def _adaptive(runner, built, cells, seed, batch, min_reps, max_reps, tol, targets):
-    """Add replications to unsettled cells, a batch at a time, with common seeds."""
-    runs: dict[tuple[str, str], list[dict[str, Any]]] = {c: [] for c in cells}
-    active = list(cells)
-    done = 0
-    while active and done < max_reps:
-        size = max(min(batch, max_reps - done), min(min_reps, max_reps) - done)
-        seeds = [seed + done + r for r in range(size)]
-        jobs = [(built[c], s) for c in active for s in seeds]
-        out = runner.map(jobs)
-        for i, c in enumerate(active):
-            runs[c] += out[i * size : (i + 1) * size]
-        done += size
-        active = [c for c in active if not _settled(c[1], runs[c], targets, tol)]
-    return runs

@@ -177,6 +177,14 @@ def recommend(
     return Recommendation(name, table, constraints, reason, overrides, scenario)
 
 
+EXPORT_SUFFIXES = {
+    "cloudformation": ".cfn.yaml",
+    "terraform": ".tf",
+    "ecs-json": ".json",
+    "appspec": ".appspec.yaml",
+}
+
+
 def export_recommendation(
     recommendation: Recommendation, path: str | Path, *, to: str | None = None
 ) -> Path:
@@ -185,25 +193,34 @@ def export_recommendation(
     Args:
         recommendation: a recommendation with a candidate.
         path: the file to write.
-        to: ``None`` (a scenario YAML file, loadable with ``load_scenario``). Other formats
-            (``cloudformation``, ``terraform``, ``ecs-json``, ``appspec``) are the ``export``
-            command's; this is where it plugs in once it exists.
+        to: ``None`` (a scenario YAML file, loadable with ``load_scenario``), or a format of the
+            ``export`` command (``cloudformation``, ``terraform``, ``ecs-json``, ``appspec``):
+            the recommended deployment settings as a snippet for the user's definition.
 
     Raises:
-        ValueError: there is no recommendation, or ``to`` names a format not available yet.
+        ValueError: there is no recommendation.
+        ScenarioError: the recommended setup has no form in ``to`` (a ``steps`` controller, an
+            AppSpec for an ECS-native deployment, an unknown format).
     """
     if recommendation.scenario is None:
         raise ValueError("nothing to export: " + recommendation.reason)
-    if to is not None:
-        # HOOK (export command): turn recommendation.scenario into `to` here.
-        raise ValueError(f"export to {to!r} needs the export command, which is not available yet")
     path = Path(path)
-    data = recommendation.scenario.model_dump(mode="json", exclude={"base_dir"}, exclude_none=True)
-    header = (
-        f"# Recommended by bluegreen-sim advise: {recommendation.reason}\n"
-        f"# Overrides of {recommendation.scenario.name!r}: {recommendation.overrides}\n"
-    )
-    text = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    if to is not None:
+        from ..interop.export import export  # the export command's own writer
+
+        head = f"# Recommended by bluegreen-sim advise: {recommendation.reason}\n"
+        if to == "ecs-json":
+            head = ""  # JSON has no comments: the CLI input must stay loadable
+        text = head + export(recommendation.scenario, to)
+    else:
+        data = recommendation.scenario.model_dump(
+            mode="json", exclude={"base_dir"}, exclude_none=True
+        )
+        header = (
+            f"# Recommended by bluegreen-sim advise: {recommendation.reason}\n"
+            f"# Overrides of {recommendation.scenario.name!r}: {recommendation.overrides}\n"
+        )
+        text = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)  # never a half-written file

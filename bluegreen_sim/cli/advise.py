@@ -9,7 +9,9 @@
 The first form measures every candidate (:func:`~bluegreen_sim.analysis.advise.advise`),
 prints the table and the recommendation, and with ``--out`` writes ``advice.csv`` (every
 measure with its interval), ``candidates.csv`` (one row per candidate), ``recommended.yaml``
-(the recommended scenario) and ``tradeoffs.png``. The second is the power calculator
+(the recommended scenario) and ``tradeoffs.png``; ``--export FORMAT`` adds the recommended
+setup as an ``export`` snippet (``recommended.cfn.yaml``, ``.tf``, ``.json`` or
+``.appspec.yaml``). The second is the power calculator
 (:mod:`~bluegreen_sim.analysis.power`).
 """
 
@@ -69,6 +71,12 @@ def add_advise_parser(subparsers, parents=()) -> argparse.ArgumentParser:
     )
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", type=Path, default=None, metavar="DIR")
+    g.add_argument(
+        "--export",
+        choices=("cloudformation", "terraform", "ecs-json", "appspec"),
+        default=None,
+        help="also write the recommended setup in this format next to recommended.yaml",
+    )
     g.add_argument("--max-false-rollback", type=float, default=0.01, metavar="P")
     g.add_argument("--min-detect", type=float, default=0.95, metavar="P")
     w = p.add_argument_group("advise power")
@@ -193,6 +201,8 @@ def _run_scenario(args: argparse.Namespace) -> int:
         raise _usage(f"--out: {args.out} exists and is not a directory")
     if args.max_reps < 1:
         raise _usage("--max-reps must be >= 1")
+    if args.export is not None and args.out is None:
+        raise _usage("--export needs --out (the folder to write into)")
     advice = advise(
         scenario,
         candidates,
@@ -210,13 +220,24 @@ def _run_scenario(args: argparse.Namespace) -> int:
     text = shown.to_string(float_format=lambda v: f"{v:.4g}")
     lines = [text, ""] + [f"note: {n}" for n in advice.notes] + [f"recommended: {rec.reason}"]
     if args.out is not None:
-        written = _write(args.out, advice, rec, export_recommendation)
+        written = _write(args.out, advice, rec, export_recommendation, args.export)
         lines.append("wrote " + ", ".join(str(p) for p in written))
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
 
-def _write(out: Path, advice, rec, export) -> list[Path]:
+def _custom_config_note(scenario) -> None:
+    """A custom CodeDeploy config is created by its own command: say which (as ``export``)."""
+    from ..interop.export import custom_config_command
+
+    command = custom_config_command(scenario)
+    if command is not None:
+        sys.stderr.write(
+            f"the recommended deployment config is custom: create it with\n  {command}\n"
+        )
+
+
+def _write(out: Path, advice, rec, export, to: str | None = None) -> list[Path]:
     """Write into a temporary folder first, so a failure leaves nothing half-written."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".advise-", dir=out.parent))
@@ -229,6 +250,12 @@ def _write(out: Path, advice, rec, export) -> list[Path]:
         )
         if rec.scenario is not None:
             export(rec, tmp / "recommended.yaml")
+            if to is not None:
+                from ..analysis.recommend import EXPORT_SUFFIXES
+
+                export(rec, tmp / ("recommended" + EXPORT_SUFFIXES[to]), to=to)
+                if to == "ecs-json":  # the templates carry the config; the CLI input cannot
+                    _custom_config_note(rec.scenario)
         try:
             import matplotlib
 

@@ -1,11 +1,13 @@
 """A scenario's deployment settings as snippets for the user's own definition.
 
 ``cloudformation`` and ``terraform`` give the deployment (CodeDeploy deployment config and
-group, or the ECS service's deployment configuration), the two target groups (health checks,
-deregistration delay, slow start, algorithm) and the alarms; what only the user knows (VPC, ARNs,
-names) is a parameter or variable. ``ecs-json`` is the AWS CLI input (``update-service`` or
-``create-deployment-group``), ``appspec`` the CodeDeploy AppSpec with hook skeletons. Importing an
-export gives back the same deployment settings (a property the tests check).
+group, or the ECS service: its deployment configuration and bounds, health-check grace period,
+and a task definition with the container's stop timeout), the target groups (health checks,
+deregistration delay, slow start, algorithm; one for a rolling update) and the alarms; what only
+the user knows (VPC, subnets, ARNs, names, the image) is a parameter or variable. ``ecs-json``
+is the AWS CLI input (``update-service`` or ``create-deployment-group``), ``appspec`` the
+CodeDeploy AppSpec with hook skeletons. Importing an export gives back the same deployment
+settings (a property the tests check).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def export(scenario: Scenario, to: str) -> str:
             f"controller '{dep.controller}' has no AWS definition to export; expected "
             "codedeploy or ecs",
         )
+    if dep.controller == "ecs" and dep.strategy == "ROLLING":
+        _check_rolling(scenario)
     if to == "cloudformation":
         return cloudformation(scenario)
     if to == "terraform":
@@ -42,6 +46,23 @@ def export(scenario: Scenario, to: str) -> str:
     if to == "appspec":
         return appspec(scenario)
     raise ScenarioError("export", "--to", f"expected one of {', '.join(FORMATS)}, got {to!r}")
+
+
+def _check_rolling(s: Scenario) -> None:
+    """A rolling update has one target group: an alarm on 'green' has no AWS form."""
+    for a in s.alarms:
+        groups = [a.target_group] + [ref.target_group for ref in (a.metrics or {}).values()]
+        if "green" in groups:
+            raise ScenarioError(
+                "export",
+                f"alarms.{a.name}",
+                "a rolling update has one target group: an alarm on target group 'green' "
+                "cannot be written (use blue or the load balancer)",
+            )
+
+
+def _rolling(s: Scenario) -> bool:
+    return s.deployment.controller == "ecs" and s.deployment.strategy == "ROLLING"
 
 
 def _minutes(seconds: float) -> int:
@@ -78,7 +99,7 @@ def cloudformation(s: Scenario) -> str:
         "LoadBalancerFullName": {"Type": "String", "Description": "app/NAME/ID of your ALB"},
     }
     res: dict[str, Any] = {}
-    for color in ("blue", "green"):
+    for color in ("blue",) if _rolling(s) else ("blue", "green"):
         res[_TG_LOGICAL[color]] = {
             "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
             "Properties": _cfn_target_group(s),
@@ -94,7 +115,8 @@ def cloudformation(s: Scenario) -> str:
                 "ApplicationName": {"Type": "String"},
                 "ServiceRoleArn": {"Type": "String"},
                 "ClusterName": {"Type": "String"},
-                "ServiceName": {"Type": "String"},
+                "SubnetIds": {"Type": "List<AWS::EC2::Subnet::Id>"},
+                "ContainerImage": {"Type": "String", "Description": "your application's image"},
                 "ProdListenerArn": {"Type": "String"},
             }
         )
@@ -124,6 +146,11 @@ def cloudformation(s: Scenario) -> str:
                 },
             }
             config_name = {"Ref": "DeploymentConfig"}
+        res["TaskDefinition"] = {
+            "Type": "AWS::ECS::TaskDefinition",
+            "Properties": _cfn_task_definition(s),
+        }
+        res["Service"] = {"Type": "AWS::ECS::Service", "Properties": _cfn_service(s, alarm_ids)}
         res["DeploymentGroup"] = {
             "Type": "AWS::CodeDeploy::DeploymentGroup",
             "Properties": _cfn_group(s, config_name, alarm_ids),
@@ -132,16 +159,22 @@ def cloudformation(s: Scenario) -> str:
         params.update(
             {
                 "ClusterName": {"Type": "String"},
-                "TaskDefinitionArn": {"Type": "String"},
-                "ProductionListenerRuleArn": {"Type": "String"},
-                "LoadBalancerRoleArn": {"Type": "String"},
+                "SubnetIds": {"Type": "List<AWS::EC2::Subnet::Id>"},
+                "ContainerImage": {"Type": "String", "Description": "your application's image"},
             }
         )
-        if lb.test_listener:
+        if not _rolling(s):
+            params["ProductionListenerRuleArn"] = {"Type": "String"}
+            params["LoadBalancerRoleArn"] = {"Type": "String"}
+        if lb.test_listener and not _rolling(s):
             params["TestListenerRuleArn"] = {"Type": "String"}
         if any(h.kind != "pause" for h in dep.hooks.values()):
             params["HookLambdaArn"] = {"Type": "String"}
             params["HookRoleArn"] = {"Type": "String"}
+        res["TaskDefinition"] = {
+            "Type": "AWS::ECS::TaskDefinition",
+            "Properties": _cfn_task_definition(s),
+        }
         res["Service"] = {"Type": "AWS::ECS::Service", "Properties": _cfn_service(s, alarm_ids)}
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -275,7 +308,10 @@ def _cfn_group(s: Scenario, config_name: Any, alarm_ids: dict[str, str]) -> dict
             **({"Events": list(dep.auto_rollback)} if dep.auto_rollback else {}),
         },
         "ECSServices": [
-            {"ClusterName": {"Ref": "ClusterName"}, "ServiceName": {"Ref": "ServiceName"}}
+            {
+                "ClusterName": {"Ref": "ClusterName"},
+                "ServiceName": {"Fn::GetAtt": ["Service", "Name"]},
+            }
         ],
         "LoadBalancerInfo": {"TargetGroupPairInfoList": [pair]},
     }
@@ -291,7 +327,11 @@ def _ecs_deployment_configuration(
     s: Scenario, alarm_names: list[Any], hook_arn: Any, role_arn: Any, camel: bool = False
 ) -> dict[str, Any]:
     dep = s.deployment
-    dc: dict[str, Any] = {"Strategy": dep.strategy, "BakeTimeInMinutes": _minutes(dep.bake_seconds)}
+    dc: dict[str, Any] = {"Strategy": dep.strategy}
+    if dep.strategy != "ROLLING" or dep.bake_time is not None:  # a rolling update has none
+        dc["BakeTimeInMinutes"] = _minutes(dep.bake_seconds)
+    dc["MinimumHealthyPercent"] = s.service.minimum_healthy_percent
+    dc["MaximumPercent"] = s.service.maximum_percent
     if dep.strategy == "LINEAR":
         dc["LinearConfiguration"] = {
             "StepPercent": _num(dep.linear.step_percent),
@@ -335,25 +375,68 @@ def _ecs_deployment_configuration(
     return _camel(dc) if camel else dc
 
 
+def fargate_units(s: Scenario) -> tuple[int, int]:
+    """(CPU units, MiB) of the service's task size."""
+    return int(round(s.service.cpu * 1024)), int(round(s.service.memory * 1024))
+
+
+def _cfn_task_definition(s: Scenario) -> dict[str, Any]:
+    cpu, memory = fargate_units(s)
+    return {
+        "Family": s.name,
+        "Cpu": str(cpu),
+        "Memory": str(memory),
+        "NetworkMode": "awsvpc",
+        "RequiresCompatibilities": ["FARGATE"],
+        "ContainerDefinitions": [
+            {
+                "Name": "app",
+                "Image": {"Ref": "ContainerImage"},
+                "Essential": True,
+                "PortMappings": [{"ContainerPort": 80}],
+                "StopTimeout": int(math.ceil(s.service.stop_timeout)),
+            }
+        ],
+    }
+
+
 def _cfn_service(s: Scenario, alarm_ids: dict[str, str]) -> dict[str, Any]:
+    """The ECS service: for CodeDeploy, the task set bounds and grace period only (CodeDeploy
+    shifts the traffic); for ECS, the whole deployment configuration."""
     names = [{"Ref": alarm_ids[n]} for n in s.deployment.alarms]
     lb: dict[str, Any] = {
         "ContainerName": "app",
         "ContainerPort": 80,
         "TargetGroupArn": {"Ref": "BlueTargetGroup"},
-        "AdvancedConfiguration": {
+    }
+    common = {
+        "Cluster": {"Ref": "ClusterName"},
+        "TaskDefinition": {"Ref": "TaskDefinition"},
+        "DesiredCount": s.service.tasks,
+        "HealthCheckGracePeriodSeconds": int(math.ceil(s.service.health_check_grace_period)),
+        "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": {"Ref": "SubnetIds"}}},
+        "LaunchType": "FARGATE",
+    }
+    if s.deployment.controller == "codedeploy":
+        return {
+            **common,
+            "DeploymentController": {"Type": "CODE_DEPLOY"},
+            "DeploymentConfiguration": {
+                "MinimumHealthyPercent": s.service.minimum_healthy_percent,
+                "MaximumPercent": s.service.maximum_percent,
+            },
+            "LoadBalancers": [lb],
+        }
+    if not _rolling(s):
+        lb["AdvancedConfiguration"] = {
             "AlternateTargetGroupArn": {"Ref": "GreenTargetGroup"},
             "ProductionListenerRule": {"Ref": "ProductionListenerRuleArn"},
             "RoleArn": {"Ref": "LoadBalancerRoleArn"},
-        },
-    }
-    if s.load_balancer.test_listener:
-        lb["AdvancedConfiguration"]["TestListenerRule"] = {"Ref": "TestListenerRuleArn"}
+        }
+        if s.load_balancer.test_listener:
+            lb["AdvancedConfiguration"]["TestListenerRule"] = {"Ref": "TestListenerRuleArn"}
     return {
-        "Cluster": {"Ref": "ClusterName"},
-        "TaskDefinition": {"Ref": "TaskDefinitionArn"},
-        "DesiredCount": s.service.tasks,
-        "LaunchType": "FARGATE",
+        **common,
         "DeploymentController": {"Type": "ECS"},
         "DeploymentConfiguration": _ecs_deployment_configuration(
             s, names, {"Ref": "HookLambdaArn"}, {"Ref": "HookRoleArn"}
@@ -381,6 +464,7 @@ def ecs_json(s: Scenario) -> str:
             "cluster": "<CLUSTER>",
             "service": "<SERVICE>",
             "desiredCount": s.service.tasks,
+            "healthCheckGracePeriodSeconds": int(math.ceil(s.service.health_check_grace_period)),
             "deploymentController": {"type": "ECS"},
             "deploymentConfiguration": _ecs_deployment_configuration(
                 s, list(dep.alarms), "<HOOK_LAMBDA_ARN>", "<HOOK_ROLE_ARN>", camel=True

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from ..scenario import Scenario
-from .export import _custom_name, _is_predefined, _minutes, _num
+from .export import _custom_name, _is_predefined, _minutes, _num, _rolling, fargate_units
 
 
 class _Expr(str):
@@ -50,27 +51,26 @@ def terraform(s: Scenario) -> str:
             "codedeploy_app_name",
             "codedeploy_role_arn",
             "cluster_name",
-            "service_name",
+            "container_image",
+            "subnet_ids",
             "prod_listener_arn",
         ]
         if lb.test_listener:
             variables.append("test_listener_arn")
     else:
-        variables += [
-            "cluster_arn",
-            "task_definition_arn",
-            "production_listener_rule_arn",
-            "load_balancer_role_arn",
-        ]
-        if lb.test_listener:
+        variables += ["cluster_arn", "container_image", "subnet_ids"]
+        if not _rolling(s):
+            variables += ["production_listener_rule_arn", "load_balancer_role_arn"]
+        if lb.test_listener and not _rolling(s):
             variables.append("test_listener_rule_arn")
         if any(h.kind != "pause" for h in dep.hooks.values()):
             variables += ["hook_lambda_arn", "hook_role_arn"]
     for v in variables:
-        lines.append(f'variable "{v}" {{ type = string }}')
+        kind = "list(string)" if v == "subnet_ids" else "string"
+        lines.append(f'variable "{v}" {{ type = {kind} }}')
     lines.append("")
     network = lb.type == "network"
-    for color in ("blue", "green"):
+    for color in ("blue",) if _rolling(s) else ("blue", "green"):
         body: list[tuple[str, Any]] = [
             ("name", f"{s.name[:24]}-{color}"),
             ("port", 80),
@@ -230,7 +230,7 @@ def _tf_codedeploy(s: Scenario, lines: list[str], alarm_refs: dict) -> None:
             "ecs_service {",
             [
                 ("cluster_name", _Expr("var.cluster_name")),
-                ("service_name", _Expr("var.service_name")),
+                ("service_name", _Expr("aws_ecs_service.this.name")),
             ],
         ),
         ("load_balancer_info {", [("target_group_pair_info {", pair)]),
@@ -242,15 +242,71 @@ def _tf_codedeploy(s: Scenario, lines: list[str], alarm_refs: dict) -> None:
                 [("enabled", True), ("alarms", [alarm_refs[n] for n in dep.alarms])],
             )
         )
+    # The service: CodeDeploy shifts its traffic; its bounds, grace period and stop timeout are
+    # the service's and the task definition's.
+    service = _tf_task_and_service(s, lines, _Expr("var.cluster_name"))
+    service += [
+        ("deployment_controller {", [("type", "CODE_DEPLOY")]),
+        (
+            "load_balancer {",
+            [
+                ("target_group_arn", _Expr("aws_lb_target_group.blue.arn")),
+                ("container_name", "app"),
+                ("container_port", 80),
+            ],
+        ),
+    ]
+    _block(lines, 'resource "aws_ecs_service" "this"', service)
+    lines.append("")
     _block(lines, 'resource "aws_codedeploy_deployment_group" "this"', body)
+
+
+def _tf_task_and_service(s: Scenario, lines: list[str], cluster: Any) -> list[tuple[str, Any]]:
+    """Write the task definition (the container's stop timeout, the task size) and return the
+    service's arguments that both controllers share (bounds, grace period)."""
+    cpu, memory = fargate_units(s)
+    container = {
+        "name": "app",
+        "image": _Expr("var.container_image"),
+        "essential": True,
+        "portMappings": [{"containerPort": 80}],
+        "stopTimeout": int(math.ceil(s.service.stop_timeout)),
+    }
+    _block(
+        lines,
+        'resource "aws_ecs_task_definition" "this"',
+        [
+            ("family", s.name),
+            ("cpu", str(cpu)),
+            ("memory", str(memory)),
+            ("network_mode", "awsvpc"),
+            ("requires_compatibilities", ["FARGATE"]),
+            ("container_definitions", _Expr(f"jsonencode([{_value(container)}])")),
+        ],
+    )
+    lines.append("")
+    body: list[tuple[str, Any]] = [
+        ("name", s.name),
+        ("cluster", cluster),
+        ("task_definition", _Expr("aws_ecs_task_definition.this.arn")),
+        ("desired_count", s.service.tasks),
+        ("launch_type", "FARGATE"),
+        (
+            "health_check_grace_period_seconds",
+            int(math.ceil(s.service.health_check_grace_period)),
+        ),
+        ("deployment_minimum_healthy_percent", s.service.minimum_healthy_percent),
+        ("deployment_maximum_percent", s.service.maximum_percent),
+        ("network_configuration {", [("subnets", _Expr("var.subnet_ids"))]),
+    ]
+    return body
 
 
 def _tf_ecs(s: Scenario, lines: list[str], alarm_refs: dict) -> None:
     dep = s.deployment
-    dc: list[tuple[str, Any]] = [
-        ("strategy", dep.strategy),
-        ("bake_time_in_minutes", _minutes(dep.bake_seconds)),
-    ]
+    dc: list[tuple[str, Any]] = [("strategy", dep.strategy)]
+    if dep.strategy != "ROLLING" or dep.bake_time is not None:  # a rolling update has none
+        dc.append(("bake_time_in_minutes", _minutes(dep.bake_seconds)))
     if dep.strategy == "LINEAR":
         dc.append(
             (
@@ -284,19 +340,8 @@ def _tf_ecs(s: Scenario, lines: list[str], alarm_refs: dict) -> None:
                 ],
             )
         )
-    adv: list[tuple[str, Any]] = [
-        ("alternate_target_group_arn", _Expr("aws_lb_target_group.green.arn")),
-        ("production_listener_rule", _Expr("var.production_listener_rule_arn")),
-        ("role_arn", _Expr("var.load_balancer_role_arn")),
-    ]
-    if s.load_balancer.test_listener:
-        adv.append(("test_listener_rule", _Expr("var.test_listener_rule_arn")))
-    body: list[tuple[str, Any]] = [
-        ("name", s.name),
-        ("cluster", _Expr("var.cluster_arn")),
-        ("task_definition", _Expr("var.task_definition_arn")),
-        ("desired_count", s.service.tasks),
-        ("launch_type", "FARGATE"),
+    body = _tf_task_and_service(s, lines, _Expr("var.cluster_arn"))
+    body += [
         ("deployment_controller {", [("type", "ECS")]),
         ("deployment_configuration {", dc),
         (
@@ -315,15 +360,19 @@ def _tf_ecs(s: Scenario, lines: list[str], alarm_refs: dict) -> None:
                 ],
             )
         )
-    body.append(
-        (
-            "load_balancer {",
-            [
-                ("target_group_arn", _Expr("aws_lb_target_group.blue.arn")),
-                ("container_name", "app"),
-                ("container_port", 80),
-                ("advanced_configuration {", adv),
-            ],
-        )
-    )
+    lb: list[tuple[str, Any]] = [
+        ("target_group_arn", _Expr("aws_lb_target_group.blue.arn")),
+        ("container_name", "app"),
+        ("container_port", 80),
+    ]
+    if not _rolling(s):
+        adv: list[tuple[str, Any]] = [
+            ("alternate_target_group_arn", _Expr("aws_lb_target_group.green.arn")),
+            ("production_listener_rule", _Expr("var.production_listener_rule_arn")),
+            ("role_arn", _Expr("var.load_balancer_role_arn")),
+        ]
+        if s.load_balancer.test_listener:
+            adv.append(("test_listener_rule", _Expr("var.test_listener_rule_arn")))
+        lb.append(("advanced_configuration {", adv))
+    body.append(("load_balancer {", lb))
     _block(lines, 'resource "aws_ecs_service" "this"', body)

@@ -239,6 +239,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "floor": lambda x: int(_num(x) // 1),
     "ceil": lambda x: -int(-_num(x) // 1),
     "format": lambda f, *a: Unresolved("format() is not evaluated"),
+    # The encoded value is kept as a structure: the readers look inside (container definitions).
+    "jsonencode": lambda v: v,
 }
 
 

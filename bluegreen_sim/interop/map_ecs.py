@@ -1,5 +1,5 @@
-"""ECS-native deployments: strategy, bake times, linear and canary steps, circuit breaker,
-deployment alarms' rollback, lifecycle hooks."""
+"""ECS-native deployments: strategy (the rolling update included), bake times, linear and canary
+steps, circuit breaker, deployment alarms' rollback, lifecycle hooks."""
 
 from __future__ import annotations
 
@@ -12,12 +12,25 @@ from .model import Resource
 
 def ecs(m: Mapper, s: Resource) -> None:
     strategy = m.take(s, "strategy", "deployment.strategy", lambda v: as_str(v).upper())
+    if strategy is None:
+        strategy = "ROLLING"
+        m.put("deployment.strategy", strategy)
+        m.report.default(
+            "deployment.strategy",
+            strategy,
+            m.why(s, "strategy", "no DeploymentConfiguration.Strategy: AWS's default"),
+        )
     bake = m.take(s, "bake_time_min", None)
     if bake is None:
         m.report.default(
             "deployment.bake_time",
-            "15m",
-            m.why(s, "bake_time_min", "no BakeTimeInMinutes: AWS's default"),
+            "0m" if strategy == "ROLLING" else "15m",
+            m.why(
+                s,
+                "bake_time_min",
+                "no BakeTimeInMinutes: AWS's default"
+                + (" (none for a rolling update)" if strategy == "ROLLING" else ""),
+            ),
         )
     else:
         m.put("deployment.bake_time", f"{bake}m")
@@ -55,11 +68,30 @@ def ecs(m: Mapper, s: Resource) -> None:
         )
     if s.has("alarms_rollback"):
         m.take(s, "alarms_rollback", "deployment.alarm_rollback", as_bool)
+    if strategy == "ROLLING":
+        _rolling_extras(m, s)
+        return
     if s.get("test_listener_rule") is not None:
         m.put("load_balancer.test_listener", True)
         m.report.map("load_balancer.test_listener", True, s.fields["test_listener_rule"].origin)
     for hook in s.get("hooks") or []:
         _ecs_hook(m, hook)
+
+
+def _rolling_extras(m: Mapper, s: Resource) -> None:
+    """What a rolling update does not use: a second target group, listener rules, hooks."""
+    for field in ("alternate_target_group", "prod_listener_rule", "test_listener_rule"):
+        if s.has(field):
+            m.report.ignore(
+                s.fields[field].origin,
+                "a rolling update registers the new tasks in the same target group: "
+                "the advanced configuration is not used",
+            )
+    if s.get("hooks"):
+        m.report.ignore(
+            s.fields["hooks"].origin,
+            "lifecycle hooks: the simulator runs them for BLUE_GREEN, LINEAR and CANARY only",
+        )
 
 
 def _minutes(m: Mapper, res: Resource, field: str, path: str, default: str) -> None:

@@ -71,10 +71,14 @@ def load_balancer(m: Mapper, blue, green, group, svc, hook) -> None:
             name, conv = ATTRS[attr]
             m.take(blue, key, f"load_balancer.{name}", conv)
         elif attr == "stickiness.enabled" and str(value.value).lower() == "true":
+            # Not load_balancer.target_group_stickiness: that is the listener's choice between
+            # blue and green (TargetGroupStickinessConfig); this pins a client to one target.
             m.report.ignore(
                 value.origin,
-                "stickiness: no scenario field yet; the simulation "
-                "routes each request by the listener's weights",
+                "the target group's own stickiness (a client kept on one target inside the "
+                "group) is not modelled: targets are chosen by load_balancer.routing. "
+                "Stickiness between blue and green is the listener's TargetGroupStickinessConfig "
+                "(load_balancer.target_group_stickiness)",
             )
         elif not attr.startswith("stickiness."):
             m.report.ignore(value.origin, f"{attr}: not about traffic shifting")
@@ -184,6 +188,39 @@ def tasks(m: Mapper, svc: Resource | None) -> None:
     if td is not None:
         m.take(td, "cpu", "service.cpu", _vcpu)
         m.take(td, "memory", "service.memory", _gb)
+        _stop_timeout(m, td, svc)
+
+
+def _stop_timeout(m: Mapper, td: Resource, svc: Resource | None) -> None:
+    """The container's StopTimeout: the load balancer's container, else the first."""
+    containers = [c for c in td.get("containers") or [] if isinstance(c, dict)]
+    if not containers:
+        return
+    wanted = svc.get("container_name") if svc is not None else None
+    c = next((c for c in containers if wanted is not None and c["name"] == wanted), containers[0])
+    path = "service.stop_timeout"
+    if c.get("stop_timeout") is None:
+        m.report.default(path, 30, f"{c['where']}: no StopTimeout: Fargate's default (30s)")
+        return
+    try:
+        value = _ranged(c["stop_timeout"], 2, 120, "StopTimeout", "s (Fargate)")
+    except ValueError as exc:
+        m.report.looks_wrong(c["where"], str(exc))
+        m.report.default(path, 30, f"{c['where']} could not be read: Fargate's default")
+        return
+    m.put(path, value)
+    m.report.map(path, value, f"{c['where']}.StopTimeout")
+    if len(containers) > 1:
+        m.report.default(
+            path, value, f"{td.origin}: several containers; the load balancer's (or first) used"
+        )
+
+
+def _ranged(value: Any, low: float, high: float, name: str, unit: str = "") -> float | int:
+    x = as_number(value)
+    if not low <= x <= high:
+        raise ValueError(f"{name} {x}: the simulator takes {low} to {high}{unit}")
+    return x
 
 
 def attached_alarms(m: Mapper, group, svc, controller) -> list[tuple[Any, str]]:
@@ -211,12 +248,25 @@ def attached_alarms(m: Mapper, group, svc, controller) -> list[tuple[Any, str]]:
     return [(n, origin) for n in names]
 
 
+SERVICE_FIELDS = (
+    # (resource field, scenario field, AWS name, low, high, AWS's default)
+    ("grace_period", "health_check_grace_period", "HealthCheckGracePeriodSeconds", 0, 2**31 - 1, 0),
+    ("minimum_healthy_percent", "minimum_healthy_percent", "MinimumHealthyPercent", 0, 100, 100),
+    ("maximum_percent", "maximum_percent", "MaximumPercent", 100, 200, 200),
+)
+
+
 def others(m: Mapper, svc: Resource | None) -> None:
-    if svc is not None and svc.has("grace_period"):
-        m.report.ignore(
-            svc.fields["grace_period"].origin,
-            "HealthCheckGracePeriodSeconds: no scenario field yet",
+    """The service's grace period and deployment bounds (ECS defaults when missing)."""
+    if svc is None:
+        return
+    for field, name, aws, low, high, default in SERVICE_FIELDS:
+        path = f"service.{name}"
+        m.take(
+            svc,
+            field,
+            path,
+            lambda v, aws=aws, low=low, high=high: _ranged(v, low, high, aws),
+            default=default,
+            why=f"no {aws}: AWS's default",
         )
-    for field in ("maximum_percent", "minimum_healthy_percent"):
-        if svc is not None and svc.has(field):
-            m.report.ignore(svc.fields[field].origin, "used by rolling updates only")

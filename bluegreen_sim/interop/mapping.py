@@ -2,9 +2,10 @@
 
 One deployment per scenario: a CodeDeploy deployment group (or the CloudFormation
 ``AWS::CodeDeploy::BlueGreen`` hook, or an AppSpec alone), or an ECS service with a native
-blue/green, linear or canary strategy. Its target groups give the health checks and target
-group attributes, its alarms the CloudWatch alarms, its task definition the task size. Every
-value taken is recorded in the report with its origin; every value assumed, with the reason.
+blue/green, linear or canary strategy or a rolling update (AWS's default). Its target groups
+give the health checks and target group attributes, its alarms the CloudWatch alarms, its task
+definition the task size and stop timeout. Every value taken is recorded in the report with its
+origin; every value assumed, with the reason.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .model import Definitions, Resource
 from .report import ImportReport
 
 ECS_STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
+ECS_ALL_STRATEGIES = ("ROLLING",) + ECS_STRATEGIES
 
 
 def to_scenario(defs: Definitions, report: ImportReport, service: str | None = None) -> dict:
@@ -109,8 +111,8 @@ def _controller(defs, svc, group, hook, appspec) -> str:
             ", ".join(defs.files) or "import",
             None,
             "no deployment found: expected an AWS::CodeDeploy::DeploymentGroup (or "
-            "aws_codedeploy_deployment_group), an ECS service with a BLUE_GREEN, LINEAR or "
-            "CANARY strategy, an AWS::CodeDeploy::BlueGreen hook, or an AppSpec",
+            "aws_codedeploy_deployment_group), an ECS service (aws_ecs_service), an "
+            "AWS::CodeDeploy::BlueGreen hook, or an AppSpec",
         )
     controller = svc.get("controller", "ECS")
     controller = str(controller).upper() if isinstance(controller, str) else "ECS"
@@ -124,13 +126,12 @@ def _controller(defs, svc, group, hook, appspec) -> str:
             "sets are shifted by something outside the files",
         )
     strategy = svc.get("strategy", "ROLLING")
-    if not isinstance(strategy, str) or strategy.upper() not in ECS_STRATEGIES:
+    if isinstance(strategy, str) and strategy.upper() not in ECS_ALL_STRATEGIES:
         raise ScenarioError(
             svc.origin.split(":")[0],
             svc.id,
-            f"the ECS service deploys by rolling update (Strategy {strategy}); the simulator "
-            "models traffic shifting: expected Strategy BLUE_GREEN, LINEAR or CANARY, or "
-            "controller CODE_DEPLOY with a deployment group",
+            f"DeploymentConfiguration.Strategy {strategy!r}: expected one of "
+            + ", ".join(ECS_ALL_STRATEGIES),
         )
     return "ecs"
 

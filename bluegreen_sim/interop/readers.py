@@ -186,6 +186,7 @@ def service(r: Resource, p: N, defs: Definitions) -> None:
     lbs = p.children("LoadBalancers")
     for lb in lbs[:1]:
         lb.put(r, "target_group", "TargetGroupArn")
+        lb.put(r, "container_name", "ContainerName")
         adv = lb.child("AdvancedConfiguration")
         adv.put(r, "alternate_target_group", "AlternateTargetGroupArn")
         adv.put(r, "prod_listener_rule", "ProductionListenerRule")
@@ -201,6 +202,16 @@ def task_definition(r: Resource, p: N, defs: Definitions) -> None:
     p.put(r, "cpu", "Cpu")
     p.put(r, "memory", "Memory")
     p.put(r, "requires", "RequiresCompatibilities")
+    containers = p.children("ContainerDefinitions")
+    if containers:
+        r.set(
+            "containers",
+            [
+                {"name": c.get("Name"), "stop_timeout": c.get("StopTimeout"), "where": c.where}
+                for c in containers
+            ],
+            p.origin(p.key("ContainerDefinitions") or "ContainerDefinitions"),
+        )
 
 
 def target_group(r: Resource, p: N, defs: Definitions) -> None:

@@ -10,6 +10,7 @@ guessed.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .hcl_eval import Evaluator, _unquote
@@ -54,6 +55,7 @@ _SERVICE = [
     ("maximum_percent", "deployment_maximum_percent"),
     ("minimum_healthy_percent", "deployment_minimum_healthy_percent"),
     ("target_group", "load_balancer.target_group_arn"),
+    ("container_name", "load_balancer.container_name"),
     ("alternate_target_group", "load_balancer.advanced_configuration.alternate_target_group_arn"),
     ("prod_listener_rule", "load_balancer.advanced_configuration.production_listener_rule"),
     ("test_listener_rule", "load_balancer.advanced_configuration.test_listener_rule"),
@@ -298,6 +300,8 @@ def _extras(kind: str, r: Resource, values: dict, where: str, defs: Definitions)
                     [t for t in _SERVICE if t[1].startswith("load_balancer")],
                     where,
                 )
+    elif kind == "task_definition":
+        _containers(r, values.get("container_definitions"), f"{where}.container_definitions")
     elif kind in ("listener", "listener_rule"):
         action, _ = _get(values, "default_action" if kind == "listener" else "action")
         action = action[0] if isinstance(action, list) and action else action
@@ -343,6 +347,27 @@ def _extras(kind: str, r: Resource, values: dict, where: str, defs: Definitions)
             r.set("metrics", metrics, f"{where}.metric_query")
 
 
+def _containers(r: Resource, value: Any, where: str) -> None:
+    """Container names and stop timeouts of ``container_definitions`` (``jsonencode([...])``,
+    a JSON string, or the ECS service module's map of containers)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return
+    if isinstance(value, dict):  # the module's map: key -> container
+        value = [{"name": k, **v} for k, v in value.items() if isinstance(v, dict)]
+    if not isinstance(value, list):
+        return
+    out = []
+    for i, c in enumerate(value):
+        if isinstance(c, dict):
+            stop = c.get("stopTimeout", c.get("stop_timeout"))
+            out.append({"name": c.get("name"), "stop_timeout": stop, "where": f"{where}[{i}]"})
+    if out:
+        r.set("containers", out, where)
+
+
 def _module(path: str, name: str, body: dict, ev: Evaluator, defs: Definitions) -> None:
     values = ev.value(body)
     source = values.get("source")
@@ -374,9 +399,10 @@ def _module_service(address: str, values: dict, where: str, defs: Definitions) -
     _fill(r, values, _SERVICE, where)
     _extras("service", r, values, where, defs)
     defs.add(r)
-    if values.get("cpu") is not None or values.get("memory") is not None:
+    if any(values.get(k) is not None for k in ("cpu", "memory", "container_definitions")):
         td = Resource("task_definition", f"{address}.task_definition", where)
         _fill(td, values, [("cpu", "cpu"), ("memory", "memory")], where)
+        _containers(td, values.get("container_definitions"), f"{where}.container_definitions")
         defs.add(td)
         r.set("task_definition", Ref(td.id), where)
 
