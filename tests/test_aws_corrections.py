@@ -44,7 +44,12 @@ BASE = {
 def _merge(base: dict, extra: dict) -> dict:
     out = copy.deepcopy(base)
     for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        # a distribution is replaced whole: another family's parameters are refused
+        if (
+            isinstance(value, dict)
+            and isinstance(out.get(key), dict)
+            and "distribution" not in value
+        ):
             out[key] = _merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
@@ -114,6 +119,7 @@ def test_codedeploy_task_set_replacement_is_a_parameter():
         "faults": [HEALTH_FAULT],
         "deployment": {
             "controller": "codedeploy",
+            "bake_time": None,  # an ECS-native setting: CodeDeploy refuses it
             "termination_wait": "8m",
             "task_set_replacement": "stop_first",
         },
