@@ -151,7 +151,7 @@ def test_the_workload_is_a_valid_scenario_and_merges_into_one(fitted, tmp_path, 
     raw["service"] = {**raw.get("service", {}), **workload["service"]}
     merged = folder / "merged.yaml"
     merged.write_text(yaml.safe_dump(raw))
-    sc = load_scenario(merged, overrides={"duration": 120})
+    sc = load_scenario(merged, overrides={"duration": 300})  # the deployment starts at 2 min
     assert sc.load.pattern == "trace" and sc.service.tasks == 4
     result = simulate(load_scenario(folder / "workload.yaml", overrides={"duration": 60}), seed=1)
     assert abs(result.summary["requests_total"] / 60 - RPS) < 4 * math.sqrt(RPS / 60) + 2

@@ -33,7 +33,7 @@ def _storm(count=2000, jitter="10s", lifetime=None, rps=100, **extra) -> dict:
                 "reconnect_jitter": jitter,
             },
         },
-        "service": {"tasks": 10},
+        "service": {"tasks": 10, "concurrency": 1},  # one request at a time: bursts queue
         "load_balancer": {"deregistration_delay": "30s", "health_check": HC},
         "deployment": {
             "controller": "codedeploy",

@@ -201,7 +201,7 @@ def test_the_readme_walkthrough_validates_as_shown(tmp_path, monkeypatch) -> Non
     summary = json.loads(cli("run", "checkout-api.yaml", "--seed", "1", "--json")[1])
     # the figures the walk-through quotes
     assert summary["outcome"] == "ROLLED_BACK" and summary["alarms_fired"] == ["green-5xx"]
-    assert (summary["requests_failed_green"], summary["requests_green"]) == (141, 9119)
+    assert (summary["requests_failed_green"], summary["requests_green"]) == (181, 12749)
     assert summary["test_requests_failed"] == 3
     code, _, err = cli("validate", "checkout-api.yaml", "--set", "service.concurrency=1")
     assert "blue is 279% utilised" in err

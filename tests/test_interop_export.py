@@ -210,14 +210,17 @@ def scenarios(draw, controller: str | None = None) -> Scenario:
         dep["strategy"] = draw(st.sampled_from(["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"]))
         if dep["strategy"] != "ROLLING" or draw(st.booleans()):
             dep["bake_time"] = draw(st.integers(0, 1440)) * 60
-        dep["linear"] = {
-            "step_percent": draw(st.integers(30, 1000)) / 10,
-            "step_bake_time": draw(st.integers(0, 1440)) * 60,
-        }
-        dep["canary"] = {
-            "canary_percent": draw(st.integers(1, 1000)) / 10,
-            "canary_bake_time": draw(st.integers(0, 1440)) * 60,
-        }
+        # each strategy's own settings only: another strategy's are refused
+        if dep["strategy"] == "LINEAR":
+            dep["linear"] = {
+                "step_percent": draw(st.integers(30, 1000)) / 10,
+                "step_bake_time": draw(st.integers(0, 1440)) * 60,
+            }
+        if dep["strategy"] == "CANARY":
+            dep["canary"] = {
+                "canary_percent": draw(st.integers(1, 1000)) / 10,
+                "canary_bake_time": draw(st.integers(0, 1440)) * 60,
+            }
         dep["circuit_breaker"] = {
             "enable": draw(st.booleans()),
             "rollback": draw(st.booleans()),

@@ -504,7 +504,10 @@ def test_each_minute_of_publication_delay_adds_a_minute_to_detection(run_lesson)
         for d in (0, 60, 120)
     }
     lesson = run_lesson("21-publication-delay.yaml").summary
-    assert lesson == runs[60]
+    # the same run as the override of 60 s; only the record of the overrides differs
+    assert {k: v for k, v in lesson.items() if k != "overrides"} == {
+        k: v for k, v in runs[60].items() if k != "overrides"
+    }
     base = run_lesson("06-blast-radius-all-at-once.yaml").summary
     assert runs[0]["time_to_detect_s"] == base["time_to_detect_s"]
     assert runs[0]["requests_failed"] == base["requests_failed"]

@@ -36,11 +36,17 @@ ALARM = {
 }
 
 
-def tiny(controller: str, green_error_rate: float = 0.0, threshold: float = 2, **deployment):
+def tiny(
+    controller: str,
+    green_error_rate: float = 0.0,
+    threshold: float = 2,
+    duration: str = "5m",
+    **deployment,
+):
     """Five minutes, 30 rps, three tasks that start in 15 s; the deployment starts at 30 s."""
     raw = {
         "name": f"tiny-{controller}",
-        "duration": "5m",
+        "duration": duration,
         "load": {"rps": 30},
         "service": {
             "tasks": 3,
@@ -68,9 +74,11 @@ def steps_bad():
     """Green fails 20 % of requests; the alarm fires and the steps controller rolls back.
 
     At 30 rps green's errors are about 0.6/s at 10 % and 3/s at 50 %: a threshold of 40 per
-    minute lets the 10 % step pass and catches the 50 % step in the next whole minute.
+    minute lets the 10 % step pass and catches the 50 % step in the next whole minute. Ten
+    minutes: after the rollback the alarm still sees the bad minute in its evaluation range for
+    three more minutes before it returns to OK.
     """
-    result = simulate(tiny("steps", 0.2, threshold=40, steps=STEPS), seed=1)
+    result = simulate(tiny("steps", 0.2, threshold=40, duration="10m", steps=STEPS), seed=1)
     assert result.summary["outcome"] == "ROLLED_BACK"
     return result, plot_result(result)
 
