@@ -41,6 +41,8 @@ MAX_SPAN = 30.0  # seconds of quiet windows served in one numpy pass, at most
 
 
 _FIELDS = ("arrival", "start", "finish", "task", "revision", "kind", "source", "status")
+_BASE_FIELDS = ("arrival", "finish", "task", "revision", "status")
+_DEFAULTS = {"kind": PRODUCTION, "source": -1, "start": np.nan}
 
 
 class DataPlane:
@@ -63,13 +65,16 @@ class DataPlane:
         self.samplers = [Sampler(sc.revision(r).latency, sc) for r in REVISIONS]
         self._needs = {s.needs for s in self.samplers}
         self.error_rate = np.array([sc.revision(r).error_rate for r in REVISIONS])
+        self._one_error_rate = bool(self.error_rate[0] == self.error_rate[1])
         width = max(sc.revision(r).concurrency for r in REVISIONS)
         self.table = TaskTable(width)
         self.probes: list[tuple[float, int, Probe]] = []  # heap by time
         self._probe_seq = 0
         self.testing: list[TestTraffic] = []  # test traffic not yet all answered
         self._sources = 0  # test-traffic sources made so far (their ids)
-        self.pending = {f: np.empty(0, dtype=_dtype(f)) for f in _FIELDS}
+        # Fields a chunk may leave out: kind/source (no test traffic: all production), start
+        # (only kept when the requests are recorded); :func:`_column` fills them in.
+        self.pending = {f: np.empty(0, dtype=_dtype(f)) for f in _BASE_FIELDS}
         self._chunks: list[dict[str, np.ndarray]] = []  # served since the last finalisation
         self._promised: list[tuple[float, float]] = []  # windows promised, not yet served
         # Slow start reweights targets every window: then windows are served one by one.
@@ -180,11 +185,15 @@ class DataPlane:
         green_share = world.listener.green_weight / 100.0
         # Always drawn, whatever the weight: common random numbers across variants.
         rev = (rngs.routing.random(n_prod) < green_share).astype(np.int8)
-        kind = np.zeros(n_prod, np.int8)
-        source = np.full(n_prod, -1, np.int32)
+        kind = source = None  # production only, unless test traffic is sent
         if self.testing:
             time, rev, kind, source = self._add_test_traffic(
-                t1, green_share, time, rev, kind, source
+                t1,
+                green_share,
+                time,
+                rev,
+                np.zeros(n_prod, np.int8),
+                np.full(n_prod, -1, np.int32),
             )
         n_req = len(time)
 
@@ -255,8 +264,13 @@ class DataPlane:
             self._serve_least_outstanding(lor_groups, n_req, all_time, svc, all_task, start)
             has = all_task >= 0
             tk = np.where(has, all_task, 0)
-        rows = has & np.isnan(start)
-        if rows.any():
+            rows = has & np.isnan(start)
+        else:
+            rows = has
+        if table.width == 1:  # single-slot targets only
+            if rows.any():
+                self._scan_single_slot(np.flatnonzero(rows), all_time, svc, all_task, start)
+        elif rows.any():
             multi = table.concurrency[tk] > 1
             single = rows & ~multi
             if single.any():
@@ -271,7 +285,7 @@ class DataPlane:
         finish = start + svc
 
         # Error outcome: the revision's rate combined with faults and overload.
-        p_err = self.error_rate[all_rev]
+        p_err = self.error_rate[0] if self._one_error_rate else self.error_rate[all_rev]
         if table.error_faults and has.any():
             extra = cols["extra_error_rate"][tk]
             over_rate = cols["overload_error_rate"][tk]
@@ -281,7 +295,7 @@ class DataPlane:
             else:
                 over = 0.0
             p_err = np.where(has, 1 - (1 - p_err) * (1 - extra) * (1 - over), p_err)
-        status = np.where(u_err < p_err, 500, 200).astype(np.int16)
+        status = np.where(u_err < p_err, np.int16(500), np.int16(200))
 
         # Probes: results go to their checkers.
         if probes:
@@ -294,23 +308,30 @@ class DataPlane:
         # Requests: held as pending until their response has gone.
         task = all_task[:n_req]
         routed = task >= 0
-        if self.first_faulty_green is None and green_share > 0:
-            hit = (kind == PRODUCTION) & (rev == GREEN) & routed
+        all_routed = bool(routed.all())
+        if (
+            self.first_faulty_green is None
+            and green_share > 0
+            and cols["faulty"][: table.size].any()
+        ):
+            hit = (rev == GREEN) & routed
+            if kind is not None:
+                hit &= kind == PRODUCTION
             hit &= cols["faulty"][tk[:n_req]] > 0
             if hit.any():
                 self.first_faulty_green = float(time[np.argmax(hit)])
-        self._chunks.append(
-            {
-                "arrival": time,
-                "start": start[:n_req],
-                "finish": np.where(routed, finish[:n_req], time),
-                "task": task,
-                "revision": rev,
-                "kind": kind,
-                "source": source,
-                "status": np.where(routed, status[:n_req], 503).astype(np.int16),
-            }
-        )
+        chunk = {
+            "arrival": time,
+            "finish": finish[:n_req] if all_routed else np.where(routed, finish[:n_req], time),
+            "task": task,
+            "revision": rev,
+            "status": status[:n_req] if all_routed else np.where(routed, status[:n_req], 503),
+        }
+        if kind is not None:
+            chunk["kind"], chunk["source"] = kind, source
+        if self.world.recorder.record_requests:
+            chunk["start"] = start[:n_req]
+        self._chunks.append(chunk)
 
     def _add_test_traffic(self, t1, green_share, time, rev, kind, source):
         rngs = self.world.rngs
@@ -462,7 +483,8 @@ class DataPlane:
         self.flush()
         if self._chunks:
             chunks = [self.pending, *self._chunks]
-            self.pending = {f: np.concatenate([c[f] for c in chunks]) for f in _FIELDS}
+            fields = [f for f in _FIELDS if any(f in c for c in chunks)]
+            self.pending = {f: np.concatenate([_column(c, f) for c in chunks]) for f in fields}
             self._chunks = []
         if boundary <= self.finalized_until or not len(self.pending["arrival"]):
             self.finalized_until = max(self.finalized_until, boundary)
@@ -471,15 +493,16 @@ class DataPlane:
         resp, status = self.outcomes(p)
         done = resp < boundary
         if done.any():
-            batch = {f: p[f][done] for f in _FIELDS}
+            batch = {f: v[done] for f, v in p.items()}
             batch["response"] = resp[done]
             batch["status"] = status[done]
             keep = ~done
-            self.pending = {f: p[f][keep] for f in _FIELDS}
+            self.pending = {f: v[keep] for f, v in p.items()}
             self.world.recorder.record(batch)
             if self.testing:
+                source = _column(batch, "source")
                 for src in self.testing:
-                    sel = batch["source"] == src.id
+                    sel = source == src.id
                     if sel.any():
                         src.collect(
                             batch["status"][sel],
@@ -502,3 +525,10 @@ def _dtype(field: str):
         "source": np.int32,
         "status": np.int16,
     }.get(field, np.float64)
+
+
+def _column(chunk: dict[str, np.ndarray], field: str) -> np.ndarray:
+    """A field of a chunk of requests, with its default where the chunk leaves it out."""
+    if field in chunk:
+        return chunk[field]
+    return np.full(len(chunk["arrival"]), _DEFAULTS[field], dtype=_dtype(field))

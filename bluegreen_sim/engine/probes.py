@@ -100,5 +100,3 @@ class TestTraffic:
             np.concatenate(self.latency),
             np.concatenate(self.revision),
         )
-
-

@@ -46,7 +46,11 @@ class Recorder:
             "running": np.full((horizon, 2), np.nan),
         }
         self._state_key: tuple | None = None  # (world version, green weight) last recorded
+        # Latency histograms of the minutes still receiving responses; a minute no later batch
+        # can reach is closed to its p99 (all the summary reads), so memory does not grow
+        # with the simulated time.
         self.minute_hist: dict[int, np.ndarray] = {}
+        self.minute_p99: dict[int, float] = {}  # closed minutes with responses
         self.hist = np.zeros(HIST_BUCKETS, np.int64)
         self.status_counts = np.zeros((2, len(STATUSES)), np.int64)  # by revision and status
         self.latency_sum = 0.0
@@ -95,8 +99,9 @@ class Recorder:
         rev = batch["revision"].astype(np.int64)
         ids = hist_bucket(latency * 1000.0)
         self.world.metrics.add(resp, status, rev, latency, ids)
-        prod = batch["kind"] == 0
-        if not prod.all():
+        kind = batch.get("kind")  # absent: no test traffic, all production
+        prod = None if kind is None else kind == 0
+        if prod is not None and not prod.all():
             test = ~prod
             self.test_requests += int(test.sum())
             self.test_failed += int((status[test] >= 500).sum())
@@ -114,6 +119,7 @@ class Recorder:
         self._grow(int(sec.max()) + 1)
         cat = STATUS_INDEX[status]
         s0, s_end = int(sec.min()), int(sec.max()) + 1
+        self._close_minutes(s0 // 60)
         if s_end - s0 <= _CHUNK_SECONDS:
             self._per_second(sec, s0, s_end, rev, cat, latency, ids)
         else:
@@ -179,6 +185,18 @@ class Recorder:
             h = self.minute_hist.setdefault(int(m), np.zeros(HIST_BUCKETS, np.int64))
             h[lo:hi] += part
 
+    def _close_minutes(self, before: int) -> None:
+        """Reduce the histograms of minutes before ``before`` to their p99: every batch
+        after this one answers at or after the second this batch starts from."""
+        for m in [m for m in self.minute_hist if m < before]:
+            h = self.minute_hist.pop(m)
+            if h.any():
+                self.minute_p99[m] = hist_percentile(h, 0.99)
+
+    def minute_p99s(self) -> list[float]:
+        """The p99 (ms) of every minute with production responses, in time order."""
+        self._close_minutes(math.inf)
+        return [self.minute_p99[m] for m in sorted(self.minute_p99)]
 
 
 def build_timeline(rec: Recorder, world: World) -> pd.DataFrame:

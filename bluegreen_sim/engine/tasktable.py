@@ -65,5 +65,3 @@ class TaskTable:
         slots = np.full((cap, self.width), np.inf)
         slots[:old] = self.slots
         self.slots = slots
-
-
