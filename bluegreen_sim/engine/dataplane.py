@@ -68,8 +68,12 @@ class DataPlane:
         self._one_error_rate = bool(self.error_rate[0] == self.error_rate[1])
         width = max(sc.revision(r).concurrency for r in REVISIONS)
         self.table = TaskTable(width)
-        self.probes: list[tuple[float, int, Probe]] = []  # heap by time
+        # Probes by (time, task id): a tie-break that does not depend on the order in which
+        # the checkers happened to wake. Only probes whose outcome is awaited ("urgent") make
+        # their window be served at once.
+        self.probes: list[tuple[float, int, int, Probe]] = []
         self._probe_seq = 0
+        self._urgent = 0
         self.testing: list[TestTraffic] = []  # test traffic not yet all answered
         self._sources = 0  # test-traffic sources made so far (their ids)
         # Fields a chunk may leave out: kind/source (no test traffic: all production), start
@@ -79,6 +83,15 @@ class DataPlane:
         self._promised: list[tuple[float, float]] = []  # windows promised, not yet served
         # Slow start reweights targets every window: then windows are served one by one.
         self._quiet_windows_differ = sc.load_balancer.slow_start > 0
+        # Probes may be served several windows late, in a batch, when serving windows in one
+        # pass draws the same numbers as serving them one at a time (see serve_windows):
+        # not with weighted random routing (its picks follow each batch's revision draws) nor
+        # with latency distributions of both kinds of base variates.
+        self.probes_deferrable = (
+            self.routing != "weighted_random"
+            and len(self._needs) == 1
+            and not self._quiet_windows_differ
+        )
         # least outstanding requests: per target group, the completion heap and tie-break turn
         self._lor = [
             {"t": np.zeros(1024), "k": np.zeros(1024, np.int64), "state": np.zeros(2, np.int64)}
@@ -116,13 +129,17 @@ class DataPlane:
 
     def _serve_now(self, t1: float) -> bool:
         return bool(
-            (self.probes and self.probes[0][0] < t1)
+            (self._urgent and self._urgent_probe_before(t1))
             or self.testing
             or t1 - self._promised[0][0] >= MAX_SPAN
             or self._quiet_windows_differ
             # utilisation is measured per window: overload faults need windows one by one
             or self.table.overload_faults
         )
+
+    def _urgent_probe_before(self, t1: float) -> bool:
+        # heap order is not sorted order: scan them (a few hundred at most)
+        return any(when < t1 and not probe.deferred for when, _, _, probe in self.probes)
 
     def flush(self) -> None:
         """Serve every promised window, with the control state still in force.
@@ -138,16 +155,27 @@ class DataPlane:
     def add_task(self, task: Task) -> None:
         self.table.add(task.id, task.concurrency, _rev(task))
 
-    def schedule_probe(self, task: Task, when: float, timeout: float) -> Probe:
-        """A health-check probe of ``task`` at ``when`` (or the next window, if that is past)."""
+    def schedule_probe(
+        self, task: Task, when: float, timeout: float, deferred: bool = False
+    ) -> Probe:
+        """A health-check probe of ``task`` at ``when`` (or the next window, if that is past).
+
+        A ``deferred`` probe does not make its window be served at once: it is served with
+        the windows around it, and its outcome is read later (see ``HealthChecker.run``).
+        """
         when = max(when, self.computed_until)
-        probe = Probe(self.env, when, task, timeout)
+        probe = Probe(self.env, when, task, timeout, deferred)
         self._probe_seq += 1
-        heapq.heappush(self.probes, (when, self._probe_seq, probe))
+        heapq.heappush(self.probes, (when, task.id, self._probe_seq, probe))
+        if not deferred:
+            self._urgent += 1
         return probe
 
     def send_test_traffic(self, times: np.ndarray, via: str) -> TestTraffic:
         """Test requests at ``times`` (not before the next window), via the test listener."""
+        # Windows with deferred probes are served first: their hooks-stream draws come before
+        # those of the test traffic, as when each probe's window was served at its start.
+        self.flush()
         times = np.sort(np.maximum(np.asarray(times, dtype=float), self.computed_until))
         source = TestTraffic(self.env, self._sources, times, via)
         self._sources += 1
@@ -222,11 +250,16 @@ class DataPlane:
 
         probes: list[Probe] = []
         while self.probes and self.probes[0][0] < t1:
-            probes.append(heapq.heappop(self.probes)[2])
+            probes.append(heapq.heappop(self.probes)[3])
+        order = None  # where each row's random draws are in the stream, if not in row order
         if probes:
             for p in probes:
                 p.time = max(p.time, t0)
-            all_time = np.concatenate((time, [p.time for p in probes]))
+                self._urgent -= not p.deferred
+            probe_time = np.array([p.time for p in probes])
+            if len(windows) > 1 and probe_time[0] < windows[-1][0]:
+                order = _window_order(windows, time, probe_time)
+            all_time = np.concatenate((time, probe_time))
             all_task = np.concatenate((task, [p.task.id for p in probes]))
             all_rev = np.concatenate((rev, table.revision[all_task[n_req:]]))
         else:
@@ -235,7 +268,7 @@ class DataPlane:
 
         # Service times from base variates (production first: common random numbers).
         if self.probe_time is None or not probes:
-            svc = self._service_times(all_rev, n_all, rngs.service)
+            svc = self._service_times(all_rev, n_all, rngs.service, order)
         else:
             svc = np.concatenate(
                 (
@@ -258,6 +291,8 @@ class DataPlane:
             )
         # Outcomes drawn before serving (their draws do not depend on the queue).
         u_err = rngs.errors.random(n_all)
+        if order is not None:
+            u_err = u_err[order]
 
         start = np.full(n_all, np.nan)
         if lor_groups:
@@ -303,7 +338,9 @@ class DataPlane:
             for i, p in enumerate(probes):
                 p.finish = float(finish[n_req + i])
                 p.failed_draw = bool(fail[i])
-                p.done.succeed()
+                p.served = True
+                if not p.deferred:
+                    p.done.succeed()
 
         # Requests: held as pending until their response has gone.
         task = all_task[:n_req]
@@ -357,9 +394,12 @@ class DataPlane:
             np.concatenate(sources),
         )
 
-    def _service_times(self, rev: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    def _service_times(self, rev: np.ndarray, n: int, rng: np.random.Generator, order=None):
         base_normal = rng.standard_normal(n) if "normal" in self._needs else None
         base_uniform = rng.random(n) if "uniform" in self._needs else None
+        if order is not None:  # one kind of variate only (probes_deferrable)
+            base_normal = None if base_normal is None else base_normal[order]
+            base_uniform = None if base_uniform is None else base_uniform[order]
         blue, green = self.samplers
         if blue.dist == green.dist:
             base = base_normal if blue.needs == "normal" else base_uniform
@@ -532,3 +572,23 @@ def _column(chunk: dict[str, np.ndarray], field: str) -> np.ndarray:
     if field in chunk:
         return chunk[field]
     return np.full(len(chunk["arrival"]), _DEFAULTS[field], dtype=_dtype(field))
+
+
+def _window_order(windows, time, probe_time) -> np.ndarray:
+    """Where each row's draw is when windows are served one at a time.
+
+    A window served alone draws for its requests, then for its probes. Serving windows
+    together puts all requests first, then all probes; a draw of n numbers equals n draws of
+    one, so row k takes the number at ``order[k]`` of one draw for all rows.
+    """
+    starts = np.array([a for a, _ in windows])
+    w_req = np.searchsorted(starts, time, side="right") - 1
+    w_probe = np.searchsorted(starts, probe_time, side="right") - 1
+    n_windows = len(windows)
+    probes_before = np.cumsum(np.bincount(w_probe, minlength=n_windows)) - np.bincount(
+        w_probe, minlength=n_windows
+    )
+    req_upto = np.cumsum(np.bincount(w_req, minlength=n_windows))
+    pos_req = np.arange(len(time)) + probes_before[w_req]
+    pos_probe = req_upto[w_probe] + np.arange(len(probe_time))
+    return np.concatenate((pos_req, pos_probe))
