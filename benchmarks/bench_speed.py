@@ -71,11 +71,11 @@ from bluegreen_sim.scenario import apply_overrides, scenario_from_dict
 spec = json.loads(sys.argv[1])
 raw = apply_overrides(spec["scenario"], spec["overrides"])
 sc = scenario_from_dict(raw, "bench")
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 result = simulate(sc, seed=1)
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 s = result.summary
-print(json.dumps({"simulate_s": t1 - t0, "with_import_s": t1 - t_start,
+print(json.dumps({"simulate_s": t1 - t0, "cpu_s": c1 - c0, "with_import_s": t1 - t_start,
                   "requests": s["requests_total"], "p99": s["latency_p99_ms"],
                   "failed": s["requests_failed"]}))
 """

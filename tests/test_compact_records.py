@@ -70,3 +70,21 @@ def test_worst_minute_p99_equals_the_requests(run):
     lat = req["latency_ms"].to_numpy()
     worst = max(hist_percentile(hist_counts(lat[minute == m]), 0.99) for m in np.unique(minute))
     assert run.summary["worst_minute_p99_ms"] == pytest.approx(worst, rel=1e-12)
+
+
+def test_bucket_ids_are_hist_bucket():
+    from bluegreen_sim.aws.statistics import HIST_EDGES, hist_bucket
+    from bluegreen_sim.engine.recorder import bucket_ids
+
+    rng = np.random.default_rng(0)
+    edges = HIST_EDGES
+    values = np.concatenate(
+        [
+            rng.lognormal(np.log(40), 2.5, 200_000),
+            [0.0, 1e-9, 1e-5, 0.01, 3.6e7, 3.6e7 * 1.02, 1e12],
+            edges,
+            np.nextafter(edges, 0),
+            np.nextafter(edges, np.inf),
+        ]
+    )
+    np.testing.assert_array_equal(bucket_ids(values), hist_bucket(values))

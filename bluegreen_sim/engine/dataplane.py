@@ -38,6 +38,10 @@ REVISIONS = ("blue", "green")
 PRODUCTION, TEST = 0, 1
 FLUSH_EVERY = 30.0  # seconds of simulated time between routine finalisations
 MAX_SPAN = 30.0  # seconds of quiet windows served in one numpy pass, at most
+# Requests per numpy pass: about 10,000 keep a pass's arrays in the CPU caches (a 30,000-row
+# pass costs twice as much per request as a 10,000-row one); fewer add per-call overhead.
+BATCH_REQUESTS = 10_000
+FUSED_SCAN_REQUESTS = 20e6  # expected requests from which the compiled scan pays for itself
 
 
 _FIELDS = ("arrival", "start", "finish", "task", "revision", "kind", "source", "status")
@@ -59,6 +63,8 @@ class DataPlane:
         self.probe_time = sc.load_balancer.health_check.probe_time
         self.computed_until = 0.0
         self.finalized_until = 0.0
+        per_batch = BATCH_REQUESTS / max(sc.load.rps, 1e-9)
+        self.max_span = min(MAX_SPAN, max(per_batch, self.window))
         from .arrivals import ArrivalProcess
 
         self.load = ArrivalProcess(sc, world.rngs.arrivals)
@@ -98,8 +104,14 @@ class DataPlane:
             for _ in REVISIONS
         ]
         self.first_faulty_green: float | None = None
-        if self.routing == "least_outstanding_requests" or width > 1:
+        loops = self.routing == "least_outstanding_requests" or width > 1
+        if loops:
             kernels.warm_up()
+        # The fused single-slot scan saves ~30 ns a request, but the first numba call of a
+        # process costs ~0.3-0.6 s: worth it when numba is needed anyway or the run is long.
+        self._fused_scan = kernels.HAVE_NUMBA and (
+            loops or sc.load.rps * sc.duration >= FUSED_SCAN_REQUESTS
+        )
 
     # -- interface for the control plane -------------------------------------------------
     def run(self):
@@ -108,7 +120,7 @@ class DataPlane:
         Each window is promised at its start with the control state in force then; it is
         served at once when something will read it (a health-check probe or test traffic in
         it), and otherwise held until the control state is about to change, someone reads
-        outcomes, or :data:`MAX_SPAN` seconds have gathered. Serving several quiet windows in
+        outcomes, or :attr:`max_span` seconds have gathered. Serving several quiet windows in
         one numpy pass draws the same random numbers in the same order as serving them one by
         one, so the results are those of one window at a time, at a fraction of the cost.
         """
@@ -131,7 +143,7 @@ class DataPlane:
         return bool(
             (self._urgent and self._urgent_probe_before(t1))
             or self.testing
-            or t1 - self._promised[0][0] >= MAX_SPAN
+            or t1 - self._promised[0][0] >= self.max_span
             or self._quiet_windows_differ
             # utilisation is measured per window: overload faults need windows one by one
             or self.table.overload_faults
@@ -251,14 +263,14 @@ class DataPlane:
         probes: list[Probe] = []
         while self.probes and self.probes[0][0] < t1:
             probes.append(heapq.heappop(self.probes)[3])
-        order = None  # where each row's random draws are in the stream, if not in row order
+        order = None  # where the probes' draws are in the stream, if not after the requests
         if probes:
             for p in probes:
                 p.time = max(p.time, t0)
                 self._urgent -= not p.deferred
             probe_time = np.array([p.time for p in probes])
             if len(windows) > 1 and probe_time[0] < windows[-1][0]:
-                order = _window_order(windows, time, probe_time)
+                order = _window_order(windows, time, probe_time, sorted_times=kind is None)
             all_time = np.concatenate((time, probe_time))
             all_task = np.concatenate((task, [p.task.id for p in probes]))
             all_rev = np.concatenate((rev, table.revision[all_task[n_req:]]))
@@ -292,7 +304,7 @@ class DataPlane:
         # Outcomes drawn before serving (their draws do not depend on the queue).
         u_err = rngs.errors.random(n_all)
         if order is not None:
-            u_err = u_err[order]
+            u_err = _take(u_err, order)
 
         start = np.full(n_all, np.nan)
         if lor_groups:
@@ -398,8 +410,8 @@ class DataPlane:
         base_normal = rng.standard_normal(n) if "normal" in self._needs else None
         base_uniform = rng.random(n) if "uniform" in self._needs else None
         if order is not None:  # one kind of variate only (probes_deferrable)
-            base_normal = None if base_normal is None else base_normal[order]
-            base_uniform = None if base_uniform is None else base_uniform[order]
+            base_normal = None if base_normal is None else _take(base_normal, order)
+            base_uniform = None if base_uniform is None else _take(base_uniform, order)
         blue, green = self.samplers
         if blue.dist == green.dist:
             base = base_normal if blue.needs == "normal" else base_uniform
@@ -426,13 +438,21 @@ class DataPlane:
         """
         seg = task[rows]
         t = time[rows]
-        if seg.max() < 32768 and (len(t) < 2 or bool(np.all(t[1:] >= t[:-1]))):
+        if seg.max() >= 32768:
+            order = np.lexsort((t, seg))
+        elif len(t) < 2 or bool(np.all(t[1:] >= t[:-1])):
             # already in time order (no probes mixed in): a stable radix sort by target
             order = np.argsort(seg.astype(np.int16), kind="stable")
         else:
-            order = np.lexsort((t, seg))
+            # requests, then probes: two sorted runs, one merge (timsort); then the stable
+            # radix sort by target gives lexsort((t, seg))'s order
+            by_time = np.argsort(t, kind="stable")
+            order = by_time[np.argsort(seg.astype(np.int16)[by_time], kind="stable")]
         r = rows[order]
         seg = seg[order]
+        if self._fused_scan:  # the same operations, fused: identical start times
+            kernels.scan_single_slot(r, seg, time, svc, self.table.slots, start)
+            return
         a = time[r]
         s = svc[r]
         n = len(r)
@@ -503,10 +523,21 @@ class DataPlane:
     # -- finalising ----------------------------------------------------------------------------
     def outcomes(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(response time, status) of pending requests, given the tasks stopped so far."""
-        has_task = p["task"] >= 0
+        task = p["task"]
+        has_task = task >= 0
         stop_at = self.table.columns["stop_at"]
-        stop = np.where(has_task, stop_at[np.where(has_task, p["task"], 0)], np.inf)
         arrival, finish = p["arrival"], p["finish"]
+        if not np.isfinite(stop_at[: self.table.size]).any():
+            # no task stopped: nothing refused or cut, only the idle timeout applies
+            limit = arrival + self.idle_timeout
+            timed_out = finish > limit
+            if not timed_out.any():
+                return finish, p["status"]
+            return (
+                np.where(timed_out, limit, finish),
+                np.where(timed_out, np.int16(504), p["status"]),
+            )
+        stop = np.where(has_task, stop_at[np.where(has_task, task, 0)], np.inf)
         refused = arrival >= stop
         cut = ~refused & (finish > stop)
         natural = np.where(cut, stop, finish)
@@ -574,21 +605,28 @@ def _column(chunk: dict[str, np.ndarray], field: str) -> np.ndarray:
     return np.full(len(chunk["arrival"]), _DEFAULTS[field], dtype=_dtype(field))
 
 
-def _window_order(windows, time, probe_time) -> np.ndarray:
-    """Where each row's draw is when windows are served one at a time.
+def _window_order(windows, time, probe_time, sorted_times: bool) -> np.ndarray:
+    """Where the probes' draws are when windows are served one at a time.
 
     A window served alone draws for its requests, then for its probes. Serving windows
     together puts all requests first, then all probes; a draw of n numbers equals n draws of
-    one, so row k takes the number at ``order[k]`` of one draw for all rows.
+    one, so the probes take the numbers at the returned positions of one draw for all rows,
+    and the requests the others, in order (see :func:`_take`).
     """
+    if sorted_times:  # requests in time order: count those before each probe's window ends
+        ends = np.array([b for _, b in windows])
+        w_probe = np.searchsorted(ends, probe_time, side="right")
+        return np.searchsorted(time, ends[w_probe], side="left") + np.arange(len(probe_time))
     starts = np.array([a for a, _ in windows])
     w_req = np.searchsorted(starts, time, side="right") - 1
     w_probe = np.searchsorted(starts, probe_time, side="right") - 1
-    n_windows = len(windows)
-    probes_before = np.cumsum(np.bincount(w_probe, minlength=n_windows)) - np.bincount(
-        w_probe, minlength=n_windows
-    )
-    req_upto = np.cumsum(np.bincount(w_req, minlength=n_windows))
-    pos_req = np.arange(len(time)) + probes_before[w_req]
-    pos_probe = req_upto[w_probe] + np.arange(len(probe_time))
-    return np.concatenate((pos_req, pos_probe))
+    req_upto = np.cumsum(np.bincount(w_req, minlength=len(windows)))
+    return req_upto[w_probe] + np.arange(len(probe_time))
+
+
+def _take(draws: np.ndarray, probe_pos: np.ndarray) -> np.ndarray:
+    """Reorder one draw for all rows: requests first (the other positions, in order), then
+    the probes (``probe_pos``)."""
+    requests = np.ones(len(draws), bool)
+    requests[probe_pos] = False
+    return np.concatenate((draws[requests], draws[probe_pos]))
