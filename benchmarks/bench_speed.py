@@ -122,34 +122,42 @@ def _range(values: list[float], fmt: str = "{:.2f}") -> str:
 
 
 def table(repeat: int, seconds: int) -> None:
+    """Each repeat measures the SimPy model and then ours, back to back (the same load on a
+    shared machine); ratios pair the runs of one repeat."""
     rows = [
         ("single-slot 60+60, numba", "single", _env()),
         ("single-slot 60+60, no numba", "single", _env(BLUEGREEN_NO_NUMBA="1")),
         ("LOR 10+10 x 8, numba", "lor8", _env()),
     ]
-    base = {c: [baseline(c, seconds) for _ in range(repeat)] for c in CASES}
+    base: dict[str, list[float]] = {c: [] for c in CASES}
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in rows}
+    for _ in range(repeat):
+        for c in CASES:
+            base[c].append(baseline(c, seconds))
+        for label, case, env in rows:
+            runs[label].append(child(case, env))
     for c, rates in base.items():
         rate = _range(rates, "{:,.0f}")
-        print(f"per-request SimPy model ({c}, {seconds} s simulated): {rate} req/s")
+        print(f"per-request SimPy model ({c}, {seconds} s simulated): {rate} req/s (wall)")
     print(
-        f"{'first run in a fresh process':32} {'requests':>10} {'simulate s':>11} "
-        f"{'+import s':>10} {'req/s':>12} {'x SimPy':>12}"
+        f"{'first run in a fresh process':30} {'requests':>10} {'simulate s':>11} {'cpu s':>10} "
+        f"{'+import s':>11} {'req/s':>19} {'x SimPy':>8}"
     )
-    for label, case, env in rows:
-        runs = [child(case, env) for _ in range(repeat)]
-        sim = [r["simulate_s"] for r in runs]
-        rate = [r["requests"] / r["simulate_s"] for r in runs]
-        ratio = [x / b for x in rate for b in base[case]]
+    for label, case, _ in rows:
+        rs = runs[label]
+        rate = [r["requests"] / r["simulate_s"] for r in rs]
+        ratio = [x / b for x, b in zip(rate, base[case], strict=True)]
         print(
-            f"{label:32} {runs[0]['requests']:>10,} {_range(sim):>11} "
-            f"{_range([r['with_import_s'] for r in runs]):>10} "
-            f"{_range(rate, '{:,.0f}'):>12} {_range(ratio, '{:.0f}'):>12}"
+            f"{label:30} {rs[0]['requests']:>10,} {_range([r['simulate_s'] for r in rs]):>11} "
+            f"{_range([r['cpu_s'] for r in rs]):>10} "
+            f"{_range([r['with_import_s'] for r in rs]):>11} "
+            f"{_range(rate, '{:,.0f}'):>19} {_range(ratio, '{:.0f}'):>8}"
         )
 
 
 def compile_times(repeat: int) -> None:
     """First run with an empty numba cache (cold), then with the cache it left (warm)."""
-    print(f"{'numba cache':12} {'case':8} {'simulate s':>11} {'+import s':>10}")
+    print(f"{'numba cache':12} {'case':8} {'simulate s':>11} {'cpu s':>7} {'+import s':>10}")
     for case in CASES:
         for _ in range(repeat):
             with tempfile.TemporaryDirectory() as cache:
@@ -158,7 +166,8 @@ def compile_times(repeat: int) -> None:
                 for label in ("cold", "warm"):
                     r = child(case, env)
                     print(
-                        f"{label:12} {case:8} {r['simulate_s']:>11.2f} {r['with_import_s']:>10.2f}"
+                        f"{label:12} {case:8} {r['simulate_s']:>11.2f} {r['cpu_s']:>7.2f} "
+                        f"{r['with_import_s']:>10.2f}"
                     )
 
 

@@ -63,6 +63,7 @@ class MetricStore:
         self._hist_ends: list[int] = []  # end bucket of each record, for bisection
         self._hist_ordered = True  # records arrive in time order (finalisation is monotone)
         self._last_histogram: tuple[tuple | None, np.ndarray | None] = (None, None)
+        self._host_run: list | None = None  # [bucket, counts, windows] not yet written
 
     def _ensure(self, bucket: int) -> None:
         if bucket < len(self.values):
@@ -150,14 +151,28 @@ class MetricStore:
     def sample_hosts(self, t0: float, t1: float, counts: list[tuple[int, int]]) -> None:
         """Record the (healthy, unhealthy) counts per target group in force over [t0, t1)."""
         bucket = int(t0 // RES)
+        run = self._host_run
+        # Windows of one bucket with the same counts are written once, with their number
+        # (sums of integer counts: the same values as adding them one by one).
+        if run is not None and run[0] == bucket and run[1] == counts:
+            run[2] += 1
+            return
+        self._write_hosts()
+        self._host_run = [bucket, counts, 1]
+
+    def _write_hosts(self) -> None:
+        if self._host_run is None:
+            return
+        bucket, counts, n = self._host_run
+        self._host_run = None
         self._ensure(bucket)
         for g, (healthy, unhealthy) in enumerate(counts):
             h = self.hosts[bucket, g]
-            h[0] += 1
-            h[1] += healthy
+            h[0] += n
+            h[1] += healthy * n
             h[2] = min(h[2], healthy)
             h[3] = max(h[3], healthy)
-            h[4] += unhealthy
+            h[4] += unhealthy * n
             h[5] = min(h[5], unhealthy)
             h[6] = max(h[6], unhealthy)
 
@@ -170,6 +185,7 @@ class MetricStore:
         if b1 > len(self.values):
             self._ensure(b1)
         if metric in _HOSTS:
+            self._write_hosts()
             g = dimension - 1
             h = self.hosts[b0:b1, g]
             n = h[:, 0].sum()

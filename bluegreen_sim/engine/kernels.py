@@ -220,7 +220,6 @@ def warm_up() -> None:
     t = np.zeros(1)
     slots = np.zeros((1, 1))
     fifo_slots(t, t.copy(), np.zeros(1, np.int64), slots, np.zeros(1))
-    scan_single_slot(np.zeros(1, np.int64), np.zeros(1, np.int64), t, t.copy(), slots, t.copy())
     least_outstanding(
         t,
         t.copy(),
