@@ -56,8 +56,8 @@ CONFIGS = {
 
 def run_one(overrides: dict, duration: str) -> dict:
     """Run in this process and return the figures."""
-    from bluegreen_sim.scenario import apply_overrides, scenario_from_dict
     from bluegreen_sim.engine.simulation import simulate
+    from bluegreen_sim.scenario import apply_overrides, scenario_from_dict
 
     raw = apply_overrides(BASE, {**overrides, "duration": duration})
     scenario = scenario_from_dict(raw, "bench")

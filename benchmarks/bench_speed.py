@@ -96,8 +96,8 @@ def child(case: str, env: dict[str, str], profile: str | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def baseline(case: str, seconds: int) -> float:
-    """Requests per wall second of the per-request SimPy model (its own fresh process)."""
+def baseline(case: str, seconds: int) -> tuple[float, float]:
+    """Requests per wall and per CPU second of the per-request SimPy model (a fresh process)."""
     _, args = CASES[case]
     script = str(HERE / "simpy_baseline.py")
     out = subprocess.run(
@@ -106,7 +106,11 @@ def baseline(case: str, seconds: int) -> float:
         text=True,
         check=True,
     ).stdout
-    return float(re.search(r"requests/s \(wall\)\s*:\s*([\d,]+)", out).group(1).replace(",", ""))
+    rates = [
+        float(re.search(rf"requests/s \({k}\)\s*:\s*([\d,]+)", out).group(1).replace(",", ""))
+        for k in ("wall", "cpu")
+    ]
+    return rates[0], rates[1]
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -129,7 +133,7 @@ def table(repeat: int, seconds: int) -> None:
         ("single-slot 60+60, no numba", "single", _env(BLUEGREEN_NO_NUMBA="1")),
         ("LOR 10+10 x 8, numba", "lor8", _env()),
     ]
-    base: dict[str, list[float]] = {c: [] for c in CASES}
+    base: dict[str, list[tuple[float, float]]] = {c: [] for c in CASES}
     runs: dict[str, list[dict]] = {label: [] for label, _, _ in rows}
     for _ in range(repeat):
         for c in CASES:
@@ -137,21 +141,24 @@ def table(repeat: int, seconds: int) -> None:
         for label, case, env in rows:
             runs[label].append(child(case, env))
     for c, rates in base.items():
-        rate = _range(rates, "{:,.0f}")
-        print(f"per-request SimPy model ({c}, {seconds} s simulated): {rate} req/s (wall)")
+        wall = _range([r[0] for r in rates], "{:,.0f}")
+        cpu = _range([r[1] for r in rates], "{:,.0f}")
+        print(f"per-request SimPy model ({c}, {seconds} s simulated): {wall} req/s wall, {cpu} cpu")
     print(
         f"{'first run in a fresh process':30} {'requests':>10} {'simulate s':>11} {'cpu s':>10} "
-        f"{'+import s':>11} {'req/s':>19} {'x SimPy':>8}"
+        f"{'+import s':>11} {'req/s':>19} {'x SimPy':>8} {'x (cpu)':>8}"
     )
     for label, case, _ in rows:
         rs = runs[label]
         rate = [r["requests"] / r["simulate_s"] for r in rs]
-        ratio = [x / b for x, b in zip(rate, base[case], strict=True)]
+        ratio = [x / b[0] for x, b in zip(rate, base[case], strict=True)]
+        cpu_ratio = [r["requests"] / r["cpu_s"] / b[1] for r, b in zip(rs, base[case], strict=True)]
         print(
             f"{label:30} {rs[0]['requests']:>10,} {_range([r['simulate_s'] for r in rs]):>11} "
             f"{_range([r['cpu_s'] for r in rs]):>10} "
             f"{_range([r['with_import_s'] for r in rs]):>11} "
-            f"{_range(rate, '{:,.0f}'):>19} {_range(ratio, '{:.0f}'):>8}"
+            f"{_range(rate, '{:,.0f}'):>19} {_range(ratio, '{:.0f}'):>8} "
+            f"{_range(cpu_ratio, '{:.0f}'):>8}"
         )
 
 
