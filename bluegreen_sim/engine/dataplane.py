@@ -63,8 +63,6 @@ class DataPlane:
         self.probe_time = sc.load_balancer.health_check.probe_time
         self.computed_until = 0.0
         self.finalized_until = 0.0
-        per_batch = BATCH_REQUESTS / max(sc.load.rps, 1e-9)
-        self.max_span = min(MAX_SPAN, max(per_batch, self.window))
         from .arrivals import ArrivalProcess
 
         self.load = ArrivalProcess(sc, world.rngs.arrivals)
@@ -73,6 +71,10 @@ class DataPlane:
         self.error_rate = np.array([sc.revision(r).error_rate for r in REVISIONS])
         self._one_error_rate = bool(self.error_rate[0] == self.error_rate[1])
         width = max(sc.revision(r).concurrency for r in REVISIONS)
+        # the segmented scan (single-slot targets) is the pass that needs cache-sized batches
+        single = width == 1 and self.routing != "least_outstanding_requests"
+        per_batch = BATCH_REQUESTS / max(sc.load.rps, 1e-9) if single else MAX_SPAN
+        self.max_span = min(MAX_SPAN, max(per_batch, self.window))
         self.table = TaskTable(width)
         # Probes by (time, task id): a tie-break that does not depend on the order in which
         # the checkers happened to wake. Only probes whose outcome is awaited ("urgent") make
