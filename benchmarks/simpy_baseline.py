@@ -171,9 +171,10 @@ def main(argv: list[str] | None = None) -> None:
         p99=args.p99_ms / 1000.0,
         seed=args.seed,
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model.run(args.seconds)
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
 
     n = len(model.latency)
     groups = np.asarray(model.group_of_request)
@@ -190,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"requests           : {n:,} (blue {blue:,}, green {green:,})")
     print(f"wall seconds       : {wall:.2f}")
     print(f"requests/s (wall)  : {rate:,.0f}")
+    print(f"requests/s (cpu)   : {n / cpu:,.0f}")
     if events is not None and n:
         print(f"SimPy events/req   : {events / n:.2f}")
     if n:

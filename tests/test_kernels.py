@@ -125,3 +125,37 @@ def test_least_outstanding_picks_the_least_busy_target():
     assert list(st) == [0.0, 0.0, 1.0, 5.0]
     # at t=5 every earlier request is done: only the last is outstanding
     assert list(outstanding) == [0, 1]
+
+
+def test_fused_single_slot_scan_is_the_vectorised_scan_bit_for_bit():
+    """The compiled scan does numpy's operations in numpy's order: identical start times."""
+    from bluegreen_sim.engine import dataplane as dp
+    from bluegreen_sim.engine import kernels
+    from bluegreen_sim.engine.tasktable import TaskTable
+
+    if not kernels.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(1)
+    for trial in range(60):
+        n, m = int(rng.integers(1, 3000)), int(rng.integers(1, 40))
+        time = np.sort(rng.random(n) * rng.uniform(0.1, 30)) + rng.uniform(0, 1e5)
+        svc = rng.lognormal(np.log(0.04), 0.6, n) * rng.uniform(0.2, 3)
+        task = rng.integers(0, m, n)
+        if trial % 3 == 0:  # probes after the requests, out of time order
+            k = int(rng.integers(1, 10))
+            time = np.concatenate((time, np.sort(rng.choice(time, k)) + 1e-3))
+            svc = np.concatenate((svc, np.full(k, 0.005)))
+            task = np.concatenate((task, rng.integers(0, m, k)))
+        results = []
+        for fused in (True, False):
+            table = TaskTable(1)
+            for i in range(m):
+                table.add(i, 1, 0)
+            table.slots[:m, 0] = time.min() + np.linspace(-1, 1, m)
+            plane = dp.DataPlane.__new__(dp.DataPlane)
+            plane.table, plane._fused_scan = table, fused
+            start = np.full(len(time), np.nan)
+            plane._scan_single_slot(np.arange(len(time)), time, svc, task, start)
+            results.append((start, table.slots[:m, 0].copy()))
+        np.testing.assert_array_equal(results[0][0], results[1][0])
+        np.testing.assert_array_equal(results[0][1], results[1][1])

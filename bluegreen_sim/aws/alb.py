@@ -200,8 +200,27 @@ class HealthChecker:
         env = world.env
         passes = fails = 0
         when = env.now
+        dataplane = world.dataplane
         while task.health in ("initial", "healthy", "unhealthy"):
-            probe = world.dataplane.schedule_probe(task, when, hc.timeout)
+            # A healthy target turns unhealthy only after unhealthy_threshold failures in a
+            # row, and a pass changes nothing: when the failures so far are too few, no outcome
+            # of this probe changes the target's state. Its outcome is then read when the next
+            # probe is due, and the data plane serves it with its window, in a batch.
+            defer = (
+                task.health == "healthy"
+                and fails + 1 < hc.unhealthy_threshold
+                and dataplane.probes_deferrable
+            )
+            probe = dataplane.schedule_probe(task, when, hc.timeout, deferred=defer)
+            if defer:
+                when = probe.time + hc.interval
+                yield env.timeout(max(0.0, when - env.now))
+                if not probe.served:
+                    dataplane.flush()
+                if task.health not in ("initial", "healthy", "unhealthy"):
+                    return
+                passes, fails = (passes + 1, 0) if probe.passed() else (0, fails + 1)
+                continue
             yield probe.done
             yield env.timeout(max(0.0, probe.result_at() - env.now))
             if task.health not in ("initial", "healthy", "unhealthy"):

@@ -11,6 +11,7 @@ Alarms that read the store are in :mod:`.alarms`.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import TYPE_CHECKING
 
@@ -53,8 +54,16 @@ class MetricStore:
 
     def __init__(self, horizon: float):
         self.values, self.hosts = _blank(int(math.ceil(horizon / RES)) + 2)
-        self.hist_batches: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
+        # Latency histograms of target responses, one compact record per finalised batch:
+        # (first bucket, end bucket, lowest histogram id, id width, codes, counts), where
+        # code = ((bucket - first) * 2 + revision) * width + (id - lowest), nonzero cells only.
+        # About 8 bytes per distinct (10 s, revision, 1 % bucket): memory grows with the
+        # spread of latencies, not with the number of requests.
+        self.hist_batches: list[tuple[int, int, int, int, np.ndarray, np.ndarray]] = []
+        self._hist_ends: list[int] = []  # end bucket of each record, for bisection
+        self._hist_ordered = True  # records arrive in time order (finalisation is monotone)
         self._last_histogram: tuple[tuple | None, np.ndarray | None] = (None, None)
+        self._host_run: list | None = None  # [bucket, counts, windows] not yet written
 
     def _ensure(self, bucket: int) -> None:
         if bucket < len(self.values):
@@ -70,8 +79,11 @@ class MetricStore:
         revision: np.ndarray,
         latency: np.ndarray,
         hist_ids: np.ndarray,
+        category: np.ndarray | None = None,
     ) -> None:
-        """Count finished requests (production and test) by when their response went out."""
+        """Count finished requests (production and test) by when their response went out.
+
+        ``category`` is the status as an index into (200, 500, 502, 503, 504), if known."""
         if not len(response):
             return
         bucket = np.floor(response / RES).astype(np.int64)  # faster than //, exact at edges
@@ -79,7 +91,7 @@ class MetricStore:
         self._ensure(b1)
         nb = b1 - b0
         key = (bucket - b0) * 2 + revision
-        cat = _STATUS_INDEX[status]
+        cat = _STATUS_INDEX[status] if category is None else category
         c = np.bincount(key * 5 + cat, minlength=nb * 10).reshape(nb, 2, 5).astype(float)
         v = self.values[b0:b1]
         # per target group: 503s never chose a target, so they are no RequestCount
@@ -96,9 +108,11 @@ class MetricStore:
         v[:, LB, _C["HTTPCode_ELB_504_Count"]] += lb[:, 4]
         # TargetResponseTime: responses that came from a target (200 or 500)
         target = cat <= 1
+        if target.all():  # the common case: no ELB error in the batch
+            k, lat, ids = key, latency, hist_ids
+        elif target.any():
+            k, lat, ids = key[target], latency[target], hist_ids[target]
         if target.any():
-            k = key[target]
-            lat = latency[target]
             n = np.bincount(k, minlength=nb * 2).reshape(nb, 2)
             total = np.bincount(k, weights=lat, minlength=nb * 2).reshape(nb, 2)
             lo = np.full(nb * 2, np.inf)
@@ -115,29 +129,50 @@ class MetricStore:
             v[:, LB, _TRT_SUM] += total.sum(axis=1)
             v[:, LB, _TRT_MIN] = np.minimum(v[:, LB, _TRT_MIN], lo.min(axis=1))
             v[:, LB, _TRT_MAX] = np.maximum(v[:, LB, _TRT_MAX], hi.max(axis=1))
-            # Histograms of target responses, kept per batch with the buckets they cover.
-            # compact types: these are kept for the whole run (7 bytes per response)
-            self.hist_batches.append(
-                (
-                    b0,
-                    b1,
-                    bucket[target].astype(np.int32),
-                    revision[target].astype(np.int8),
-                    hist_ids[target].astype(np.int16),
-                )
-            )
+            self._add_histograms(b0, nb, k, ids)
+
+    def _add_histograms(self, b0: int, nb: int, key: np.ndarray, ids: np.ndarray) -> None:
+        """Keep the nonzero cells of the (10 s bucket, revision, latency bucket) counts."""
+        lo = int(ids.min())
+        width = int(ids.max()) + 1 - lo
+        cells = np.bincount(key * width + (ids - lo), minlength=nb * 2 * width)
+        codes = np.flatnonzero(cells)
+        counts = cells[codes]
+        code_type = np.uint32 if nb * 2 * width < 2**32 else np.int64
+        count_type = np.uint32 if counts.max() < 2**32 else np.int64
+        if self.hist_batches:
+            prev = self.hist_batches[-1]
+            self._hist_ordered &= b0 >= prev[0] and b0 + nb >= prev[1]
+        self.hist_batches.append(
+            (b0, b0 + nb, lo, width, codes.astype(code_type), counts.astype(count_type))
+        )
+        self._hist_ends.append(b0 + nb)
 
     def sample_hosts(self, t0: float, t1: float, counts: list[tuple[int, int]]) -> None:
         """Record the (healthy, unhealthy) counts per target group in force over [t0, t1)."""
         bucket = int(t0 // RES)
+        run = self._host_run
+        # Windows of one bucket with the same counts are written once, with their number
+        # (sums of integer counts: the same values as adding them one by one).
+        if run is not None and run[0] == bucket and run[1] == counts:
+            run[2] += 1
+            return
+        self._write_hosts()
+        self._host_run = [bucket, counts, 1]
+
+    def _write_hosts(self) -> None:
+        if self._host_run is None:
+            return
+        bucket, counts, n = self._host_run
+        self._host_run = None
         self._ensure(bucket)
         for g, (healthy, unhealthy) in enumerate(counts):
             h = self.hosts[bucket, g]
-            h[0] += 1
-            h[1] += healthy
+            h[0] += n
+            h[1] += healthy * n
             h[2] = min(h[2], healthy)
             h[3] = max(h[3], healthy)
-            h[4] += unhealthy
+            h[4] += unhealthy * n
             h[5] = min(h[5], unhealthy)
             h[6] = max(h[6], unhealthy)
 
@@ -150,6 +185,7 @@ class MetricStore:
         if b1 > len(self.values):
             self._ensure(b1)
         if metric in _HOSTS:
+            self._write_hosts()
             g = dimension - 1
             h = self.hosts[b0:b1, g]
             n = h[:, 0].sum()
@@ -196,14 +232,21 @@ class MetricStore:
         if self._last_histogram[0] == key:  # p50 and p99 of one period ask twice
             return self._last_histogram[1]
         out = np.zeros(HIST_BUCKETS, np.int64)
-        for lo, hi, bucket, revision, ids in self.hist_batches:
-            if hi <= b0 or lo >= b1:
+        first = bisect.bisect_right(self._hist_ends, b0) if self._hist_ordered else 0
+        for start, end, lo, width, codes, counts in self.hist_batches[first:]:
+            if start >= b1:
+                if self._hist_ordered:
+                    break
                 continue
+            if end <= b0:
+                continue
+            row = codes // width
+            bucket = start + row // 2
             m = (bucket >= b0) & (bucket < b1)
             if dimension != LB:
-                m &= revision == dimension - 1
+                m &= row % 2 == dimension - 1
             if m.any():
-                out += np.bincount(ids[m], minlength=HIST_BUCKETS)
+                np.add.at(out, lo + (codes[m] % width).astype(np.int64), counts[m])
         self._last_histogram = (key, out)
         return out
 

@@ -39,9 +39,15 @@ REVISIONS = ("blue", "green")
 PRODUCTION, TEST = 0, 1
 FLUSH_EVERY = 30.0  # seconds of simulated time between routine finalisations
 MAX_SPAN = 30.0  # seconds of quiet windows served in one numpy pass, at most
+# Requests per numpy pass: about 10,000 keep a pass's arrays in the CPU caches (a 30,000-row
+# pass costs twice as much per request as a 10,000-row one); fewer add per-call overhead.
+BATCH_REQUESTS = 10_000
+FUSED_SCAN_REQUESTS = 20e6  # expected requests from which the compiled scan pays for itself
 
 
 _FIELDS = ("arrival", "start", "finish", "task", "revision", "kind", "source", "status")
+_BASE_FIELDS = ("arrival", "finish", "task", "revision", "status")
+_DEFAULTS = {"kind": PRODUCTION, "source": -1, "start": np.nan}
 
 
 class DataPlane:
@@ -64,17 +70,37 @@ class DataPlane:
         self.samplers = [Sampler(sc.revision(r).latency, sc) for r in REVISIONS]
         self._needs = {s.needs for s in self.samplers}
         self.error_rate = np.array([sc.revision(r).error_rate for r in REVISIONS])
+        self._one_error_rate = bool(self.error_rate[0] == self.error_rate[1])
         width = max(sc.revision(r).concurrency for r in REVISIONS)
+        # the segmented scan (single-slot targets) is the pass that needs cache-sized batches
+        single = width == 1 and self.routing != "least_outstanding_requests"
+        per_batch = BATCH_REQUESTS / max(sc.load.rps, 1e-9) if single else MAX_SPAN
+        self.max_span = min(MAX_SPAN, max(per_batch, self.window))
         self.table = TaskTable(width)
-        self.probes: list[tuple[float, int, Probe]] = []  # heap by time
+        # Probes by (time, task id): a tie-break that does not depend on the order in which
+        # the checkers happened to wake. Only probes whose outcome is awaited ("urgent") make
+        # their window be served at once.
+        self.probes: list[tuple[float, int, int, Probe]] = []
         self._probe_seq = 0
+        self._urgent = 0
         self.testing: list[TestTraffic] = []  # test traffic not yet all answered
         self._sources = 0  # test-traffic sources made so far (their ids)
-        self.pending = {f: np.empty(0, dtype=_dtype(f)) for f in _FIELDS}
+        # Fields a chunk may leave out: kind/source (no test traffic: all production), start
+        # (only kept when the requests are recorded); :func:`_column` fills them in.
+        self.pending = {f: np.empty(0, dtype=_dtype(f)) for f in _BASE_FIELDS}
         self._chunks: list[dict[str, np.ndarray]] = []  # served since the last finalisation
         self._promised: list[tuple[float, float]] = []  # windows promised, not yet served
         # Slow start reweights targets every window: then windows are served one by one.
         self._quiet_windows_differ = sc.load_balancer.slow_start > 0
+        # Probes may be served several windows late, in a batch, when serving windows in one
+        # pass draws the same numbers as serving them one at a time (see serve_windows):
+        # not with weighted random routing (its picks follow each batch's revision draws) nor
+        # with latency distributions of both kinds of base variates.
+        self.probes_deferrable = (
+            self.routing != "weighted_random"
+            and len(self._needs) == 1
+            and not self._quiet_windows_differ
+        )
         # least outstanding requests: per target group, the completion heap and tie-break turn
         self._lor = [
             {"t": np.zeros(1024), "k": np.zeros(1024, np.int64), "state": np.zeros(2, np.int64)}
@@ -90,8 +116,14 @@ class DataPlane:
         # ECS rolling update (issue 15): one target group holds both revisions, so a request
         # is of the revision of the task that serves it, not of the group it was forwarded to.
         self.mixed_revisions = False
-        if self.routing == "least_outstanding_requests" or width > 1:
+        loops = self.routing == "least_outstanding_requests" or width > 1
+        if loops:
             kernels.warm_up()
+        # The fused single-slot scan saves ~30 ns a request, but the first numba call of a
+        # process costs ~0.3-0.6 s: worth it when numba is needed anyway or the run is long.
+        self._fused_scan = kernels.HAVE_NUMBA and (
+            loops or sc.load.rps * sc.duration >= FUSED_SCAN_REQUESTS
+        )
 
     # -- interface for the control plane -------------------------------------------------
     def run(self):
@@ -100,7 +132,7 @@ class DataPlane:
         Each window is promised at its start with the control state in force then; it is
         served at once when something will read it (a health-check probe or test traffic in
         it), and otherwise held until the control state is about to change, someone reads
-        outcomes, or :data:`MAX_SPAN` seconds have gathered. Serving several quiet windows in
+        outcomes, or :attr:`max_span` seconds have gathered. Serving several quiet windows in
         one numpy pass draws the same random numbers in the same order as serving them one by
         one, so the results are those of one window at a time, at a fraction of the cost.
         """
@@ -121,13 +153,17 @@ class DataPlane:
 
     def _serve_now(self, t1: float) -> bool:
         return bool(
-            (self.probes and self.probes[0][0] < t1)
+            (self._urgent and self._urgent_probe_before(t1))
             or self.testing
-            or t1 - self._promised[0][0] >= MAX_SPAN
+            or t1 - self._promised[0][0] >= self.max_span
             or self._quiet_windows_differ
             # utilisation is measured per window: overload faults need windows one by one
             or self.table.overload_faults
         )
+
+    def _urgent_probe_before(self, t1: float) -> bool:
+        # heap order is not sorted order: scan them (a few hundred at most)
+        return any(when < t1 and not probe.deferred for when, _, _, probe in self.probes)
 
     def flush(self) -> None:
         """Serve every promised window, with the control state still in force.
@@ -143,16 +179,27 @@ class DataPlane:
     def add_task(self, task: Task) -> None:
         self.table.add(task.id, task.concurrency, _rev(task))
 
-    def schedule_probe(self, task: Task, when: float, timeout: float) -> Probe:
-        """A health-check probe of ``task`` at ``when`` (or the next window, if that is past)."""
+    def schedule_probe(
+        self, task: Task, when: float, timeout: float, deferred: bool = False
+    ) -> Probe:
+        """A health-check probe of ``task`` at ``when`` (or the next window, if that is past).
+
+        A ``deferred`` probe does not make its window be served at once: it is served with
+        the windows around it, and its outcome is read later (see ``HealthChecker.run``).
+        """
         when = max(when, self.computed_until)
-        probe = Probe(self.env, when, task, timeout)
+        probe = Probe(self.env, when, task, timeout, deferred)
         self._probe_seq += 1
-        heapq.heappush(self.probes, (when, self._probe_seq, probe))
+        heapq.heappush(self.probes, (when, task.id, self._probe_seq, probe))
+        if not deferred:
+            self._urgent += 1
         return probe
 
     def send_test_traffic(self, times: np.ndarray, via: str) -> TestTraffic:
         """Test requests at ``times`` (not before the next window), via the test listener."""
+        # Windows with deferred probes are served first: their hooks-stream draws come before
+        # those of the test traffic, as when each probe's window was served at its start.
+        self.flush()
         times = np.sort(np.maximum(np.asarray(times, dtype=float), self.computed_until))
         source = TestTraffic(self.env, self._sources, times, via)
         self._sources += 1
@@ -199,11 +246,15 @@ class DataPlane:
         rev = (rngs.routing.random(n_prod) < green_share).astype(np.int8)
         if self.clients is not None:  # a sticky client goes where its cookie says
             rev = self.clients.route(time, rev, self._groups_in_service())
-        kind = np.zeros(n_prod, np.int8)
-        source = np.full(n_prod, -1, np.int32)
+        kind = source = None  # production only, unless test traffic is sent
         if self.testing:
             time, rev, kind, source = self._add_test_traffic(
-                t1, green_share, time, rev, kind, source
+                t1,
+                green_share,
+                time,
+                rev,
+                np.zeros(n_prod, np.int8),
+                np.full(n_prod, -1, np.int32),
             )
         n_req = len(time)
 
@@ -234,11 +285,16 @@ class DataPlane:
 
         probes: list[Probe] = []
         while self.probes and self.probes[0][0] < t1:
-            probes.append(heapq.heappop(self.probes)[2])
+            probes.append(heapq.heappop(self.probes)[3])
+        order = None  # where the probes' draws are in the stream, if not after the requests
         if probes:
             for p in probes:
                 p.time = max(p.time, t0)
-            all_time = np.concatenate((time, [p.time for p in probes]))
+                self._urgent -= not p.deferred
+            probe_time = np.array([p.time for p in probes])
+            if len(windows) > 1 and probe_time[0] < windows[-1][0]:
+                order = _window_order(windows, time, probe_time, sorted_times=kind is None)
+            all_time = np.concatenate((time, probe_time))
             all_task = np.concatenate((task, [p.task.id for p in probes]))
             all_rev = np.concatenate((rev, table.revision[all_task[n_req:]]))
         else:
@@ -247,7 +303,7 @@ class DataPlane:
 
         # Service times from base variates (production first: common random numbers).
         if self.probe_time is None or not probes:
-            svc = self._service_times(all_rev, n_all, rngs.service)
+            svc = self._service_times(all_rev, n_all, rngs.service, order)
         else:
             svc = np.concatenate(
                 (
@@ -270,14 +326,21 @@ class DataPlane:
             )
         # Outcomes drawn before serving (their draws do not depend on the queue).
         u_err = rngs.errors.random(n_all)
+        if order is not None:
+            u_err = _take(u_err, order)
 
         start = np.full(n_all, np.nan)
         if lor_groups:
             self._serve_least_outstanding(lor_groups, n_req, all_time, svc, all_task, start)
             has = all_task >= 0
             tk = np.where(has, all_task, 0)
-        rows = has & np.isnan(start)
-        if rows.any():
+            rows = has & np.isnan(start)
+        else:
+            rows = has
+        if table.width == 1:  # single-slot targets only
+            if rows.any():
+                self._scan_single_slot(np.flatnonzero(rows), all_time, svc, all_task, start)
+        elif rows.any():
             multi = table.concurrency[tk] > 1
             single = rows & ~multi
             if single.any():
@@ -292,7 +355,7 @@ class DataPlane:
         finish = start + svc
 
         # Error outcome: the revision's rate combined with faults and overload.
-        p_err = self.error_rate[all_rev]
+        p_err = self.error_rate[0] if self._one_error_rate else self.error_rate[all_rev]
         if table.error_faults and has.any():
             extra = cols["extra_error_rate"][tk]
             over_rate = cols["overload_error_rate"][tk]
@@ -302,7 +365,7 @@ class DataPlane:
             else:
                 over = 0.0
             p_err = np.where(has, 1 - (1 - p_err) * (1 - extra) * (1 - over), p_err)
-        status = np.where(u_err < p_err, 500, 200).astype(np.int16)
+        status = np.where(u_err < p_err, np.int16(500), np.int16(200))
 
         # Probes: results go to their checkers.
         if probes:
@@ -310,28 +373,37 @@ class DataPlane:
             for i, p in enumerate(probes):
                 p.finish = float(finish[n_req + i])
                 p.failed_draw = bool(fail[i])
-                p.done.succeed()
+                p.served = True
+                if not p.deferred:
+                    p.done.succeed()
 
         # Requests: held as pending until their response has gone.
         task = all_task[:n_req]
         routed = task >= 0
-        if self.first_faulty_green is None and (green_share > 0 or self.mixed_revisions):
-            hit = (kind == PRODUCTION) & (rev == GREEN) & routed
+        all_routed = bool(routed.all())
+        if (
+            self.first_faulty_green is None
+            and (green_share > 0 or self.mixed_revisions)
+            and cols["faulty"][: table.size].any()
+        ):
+            hit = (rev == GREEN) & routed
+            if kind is not None:
+                hit &= kind == PRODUCTION
             hit &= cols["faulty"][tk[:n_req]] > 0
             if hit.any():
                 self.first_faulty_green = float(time[np.argmax(hit)])
-        self._chunks.append(
-            {
-                "arrival": time,
-                "start": start[:n_req],
-                "finish": np.where(routed, finish[:n_req], time),
-                "task": task,
-                "revision": rev,
-                "kind": kind,
-                "source": source,
-                "status": np.where(routed, status[:n_req], 503).astype(np.int16),
-            }
-        )
+        chunk = {
+            "arrival": time,
+            "finish": finish[:n_req] if all_routed else np.where(routed, finish[:n_req], time),
+            "task": task,
+            "revision": rev,
+            "status": status[:n_req] if all_routed else np.where(routed, status[:n_req], 503),
+        }
+        if kind is not None:
+            chunk["kind"], chunk["source"] = kind, source
+        if self.world.recorder.record_requests:
+            chunk["start"] = start[:n_req]
+        self._chunks.append(chunk)
 
     def _groups_in_service(self) -> tuple[bool, bool]:
         alb = self.world.alb
@@ -361,9 +433,12 @@ class DataPlane:
             np.concatenate(sources),
         )
 
-    def _service_times(self, rev: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    def _service_times(self, rev: np.ndarray, n: int, rng: np.random.Generator, order=None):
         base_normal = rng.standard_normal(n) if "normal" in self._needs else None
         base_uniform = rng.random(n) if "uniform" in self._needs else None
+        if order is not None:  # one kind of variate only (probes_deferrable)
+            base_normal = None if base_normal is None else _take(base_normal, order)
+            base_uniform = None if base_uniform is None else _take(base_uniform, order)
         blue, green = self.samplers
         if blue.dist == green.dist:
             base = base_normal if blue.needs == "normal" else base_uniform
@@ -390,13 +465,21 @@ class DataPlane:
         """
         seg = task[rows]
         t = time[rows]
-        if seg.max() < 32768 and (len(t) < 2 or bool(np.all(t[1:] >= t[:-1]))):
+        if seg.max() >= 32768:
+            order = np.lexsort((t, seg))
+        elif len(t) < 2 or bool(np.all(t[1:] >= t[:-1])):
             # already in time order (no probes mixed in): a stable radix sort by target
             order = np.argsort(seg.astype(np.int16), kind="stable")
         else:
-            order = np.lexsort((t, seg))
+            # requests, then probes: two sorted runs, one merge (timsort); then the stable
+            # radix sort by target gives lexsort((t, seg))'s order
+            by_time = np.argsort(t, kind="stable")
+            order = by_time[np.argsort(seg.astype(np.int16)[by_time], kind="stable")]
         r = rows[order]
         seg = seg[order]
+        if self._fused_scan:  # the same operations, fused: identical start times
+            kernels.scan_single_slot(r, seg, time, svc, self.table.slots, start)
+            return
         a = time[r]
         s = svc[r]
         n = len(r)
@@ -467,10 +550,21 @@ class DataPlane:
     # -- finalising ----------------------------------------------------------------------------
     def outcomes(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(response time, status) of pending requests, given the tasks stopped so far."""
-        has_task = p["task"] >= 0
+        task = p["task"]
+        has_task = task >= 0
         stop_at = self.table.columns["stop_at"]
-        stop = np.where(has_task, stop_at[np.where(has_task, p["task"], 0)], np.inf)
         arrival, finish = p["arrival"], p["finish"]
+        if not np.isfinite(stop_at[: self.table.size]).any():
+            # no task stopped: nothing refused or cut, only the idle timeout applies
+            limit = arrival + self.idle_timeout
+            timed_out = finish > limit
+            if not timed_out.any():
+                return finish, p["status"]
+            return (
+                np.where(timed_out, limit, finish),
+                np.where(timed_out, np.int16(504), p["status"]),
+            )
+        stop = np.where(has_task, stop_at[np.where(has_task, task, 0)], np.inf)
         refused = arrival >= stop
         if self.table.start_delays:
             ready_at = self.table.columns["ready_at"]
@@ -490,7 +584,8 @@ class DataPlane:
         self.flush()
         if self._chunks:
             chunks = [self.pending, *self._chunks]
-            self.pending = {f: np.concatenate([c[f] for c in chunks]) for f in _FIELDS}
+            fields = [f for f in _FIELDS if any(f in c for c in chunks)]
+            self.pending = {f: np.concatenate([_column(c, f) for c in chunks]) for f in fields}
             self._chunks = []
         if boundary <= self.finalized_until or not len(self.pending["arrival"]):
             self.finalized_until = max(self.finalized_until, boundary)
@@ -499,17 +594,18 @@ class DataPlane:
         resp, status = self.outcomes(p)
         done = resp < boundary
         if done.any():
-            batch = {f: p[f][done] for f in _FIELDS}
+            batch = {f: v[done] for f, v in p.items()}
             batch["response"] = resp[done]
             batch["status"] = status[done]
             keep = ~done
-            self.pending = {f: p[f][keep] for f in _FIELDS}
+            self.pending = {f: v[keep] for f, v in p.items()}
             self.world.recorder.record(batch)
             if self.world.anomaly is not None:  # ALB automatic target weights count errors
                 self.world.anomaly.observe(batch)
             if self.testing:
+                source = _column(batch, "source")
                 for src in self.testing:
-                    sel = batch["source"] == src.id
+                    sel = source == src.id
                     if sel.any():
                         src.collect(
                             batch["status"][sel],
@@ -532,3 +628,37 @@ def _dtype(field: str):
         "source": np.int32,
         "status": np.int16,
     }.get(field, np.float64)
+
+
+def _column(chunk: dict[str, np.ndarray], field: str) -> np.ndarray:
+    """A field of a chunk of requests, with its default where the chunk leaves it out."""
+    if field in chunk:
+        return chunk[field]
+    return np.full(len(chunk["arrival"]), _DEFAULTS[field], dtype=_dtype(field))
+
+
+def _window_order(windows, time, probe_time, sorted_times: bool) -> np.ndarray:
+    """Where the probes' draws are when windows are served one at a time.
+
+    A window served alone draws for its requests, then for its probes. Serving windows
+    together puts all requests first, then all probes; a draw of n numbers equals n draws of
+    one, so the probes take the numbers at the returned positions of one draw for all rows,
+    and the requests the others, in order (see :func:`_take`).
+    """
+    if sorted_times:  # requests in time order: count those before each probe's window ends
+        ends = np.array([b for _, b in windows])
+        w_probe = np.searchsorted(ends, probe_time, side="right")
+        return np.searchsorted(time, ends[w_probe], side="left") + np.arange(len(probe_time))
+    starts = np.array([a for a, _ in windows])
+    w_req = np.searchsorted(starts, time, side="right") - 1
+    w_probe = np.searchsorted(starts, probe_time, side="right") - 1
+    req_upto = np.cumsum(np.bincount(w_req, minlength=len(windows)))
+    return req_upto[w_probe] + np.arange(len(probe_time))
+
+
+def _take(draws: np.ndarray, probe_pos: np.ndarray) -> np.ndarray:
+    """Reorder one draw for all rows: requests first (the other positions, in order), then
+    the probes (``probe_pos``)."""
+    requests = np.ones(len(draws), bool)
+    requests[probe_pos] = False
+    return np.concatenate((draws[requests], draws[probe_pos]))

@@ -31,13 +31,18 @@ def late_timeout(env: simpy.Environment, delay: float) -> simpy.Event:
 class Probe:
     """One health-check probe of a target; served by the task like a request."""
 
-    __slots__ = ("done", "failed_draw", "finish", "task", "time", "timeout")
+    __slots__ = ("deferred", "done", "failed_draw", "finish", "served", "task", "time", "timeout")
 
-    def __init__(self, env: simpy.Environment, time: float, task: Task, timeout: float):
+    def __init__(
+        self, env: simpy.Environment, time: float, task: Task, timeout: float, deferred: bool
+    ):
         self.time, self.task, self.timeout = time, task, timeout
         self.done = simpy.Event(env)
         self.finish = math.inf
         self.failed_draw = False
+        self.served = False
+        # deferred: nobody waits on ``done``; the checker reads the outcome later
+        self.deferred = deferred
 
     def _end(self) -> float:
         stop = self.task.stopped_at

@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..aws.statistics import HIST_BUCKETS, HIST_MIDPOINTS, hist_bucket, hist_percentile
+from ..aws.statistics import (
+    HIST_BUCKETS,
+    HIST_EDGES,
+    HIST_MIDPOINTS,
+    hist_percentile,
+)
 
 if TYPE_CHECKING:
     from .simulation import World
@@ -46,7 +51,11 @@ class Recorder:
             "running": np.full((horizon, 2), np.nan),
         }
         self._state_key: tuple | None = None  # (world version, green weight) last recorded
+        # Latency histograms of the minutes still receiving responses; a minute no later batch
+        # can reach is closed to its p99 (all the summary reads), so memory does not grow
+        # with the simulated time.
         self.minute_hist: dict[int, np.ndarray] = {}
+        self.minute_p99: dict[int, float] = {}  # closed minutes with responses
         self.hist = np.zeros(HIST_BUCKETS, np.int64)
         self.status_counts = np.zeros((2, len(STATUSES)), np.int64)  # by revision and status
         self.latency_sum = 0.0
@@ -98,27 +107,30 @@ class Recorder:
         latency = resp - batch["arrival"]
         status = batch["status"]
         rev = batch["revision"].astype(np.int64)
-        ids = hist_bucket(latency * 1000.0)
-        self.world.metrics.add(resp, status, rev, latency, ids)
-        prod = batch["kind"] == 0
-        if not prod.all():
+        ids = bucket_ids(latency * 1000.0)
+        cat = STATUS_INDEX[status]
+        self.world.metrics.add(resp, status, rev, latency, ids, cat)
+        kind = batch.get("kind")  # absent: no test traffic, all production
+        prod = None if kind is None else kind == 0
+        if prod is not None and not prod.all():
             test = ~prod
             self.test_requests += int(test.sum())
             self.test_failed += int((status[test] >= 500).sum())
-            resp, latency, status, rev, ids = (
+            resp, latency, status, rev, ids, cat = (
                 resp[prod],
                 latency[prod],
                 status[prod],
                 rev[prod],
                 ids[prod],
+                cat[prod],
             )
             batch = {k: v[prod] for k, v in batch.items()}
         if not len(resp):
             return
         sec = np.floor(resp).astype(np.int64)
         self._grow(int(sec.max()) + 1)
-        cat = STATUS_INDEX[status]
         s0, s_end = int(sec.min()), int(sec.max()) + 1
+        self._close_minutes(s0 // 60)
         if s_end - s0 <= _CHUNK_SECONDS:
             self._per_second(sec, s0, s_end, rev, cat, latency, ids)
         else:
@@ -184,6 +196,44 @@ class Recorder:
             h = self.minute_hist.setdefault(int(m), np.zeros(HIST_BUCKETS, np.int64))
             h[lo:hi] += part
 
+    def _close_minutes(self, before: int) -> None:
+        """Reduce the histograms of minutes before ``before`` to their p99: every batch
+        after this one answers at or after the second this batch starts from."""
+        for m in [m for m in self.minute_hist if m < before]:
+            h = self.minute_hist.pop(m)
+            if h.any():
+                self.minute_p99[m] = hist_percentile(h, 0.99)
+
+    def minute_p99s(self) -> list[float]:
+        """The p99 (ms) of every minute with production responses, in time order."""
+        self._close_minutes(math.inf)
+        return [self.minute_p99[m] for m in sorted(self.minute_p99)]
+
+
+_LOW_MS = HIST_EDGES[0]
+_INV_LOG_RATIO = 1.0 / math.log(1.01)
+# Edge lookups for the one-step correction, padded so that no index needs clipping.
+_EDGE_ABOVE = np.append(HIST_EDGES, np.inf)  # [i]: the edge bucket i + 1 opens
+_EDGE_BELOW = np.concatenate(([-np.inf], HIST_EDGES, [np.inf]))  # [i]: the edge bucket i opens
+
+
+def bucket_ids(latency_ms: np.ndarray) -> np.ndarray:
+    """:func:`~bluegreen_sim.aws.statistics.hist_bucket` for finite latencies >= 0, with a
+    third of its passes over memory: the same logarithmic guess and the same one-step
+    correction against the edges, so the same bucket for every latency."""
+    n = HIST_BUCKETS
+    with np.errstate(divide="ignore"):
+        guess = np.log(latency_ms * (1.0 / _LOW_MS))
+    guess *= _INV_LOG_RATIO
+    np.floor(guess, out=guess)
+    np.clip(guess, -1, n - 1, out=guess)  # log(0) = -inf lands on -1, as nan_to_num does
+    index = guess.astype(np.intp)
+    index += 1
+    index += latency_ms >= _EDGE_ABOVE[index]
+    index -= latency_ms < _EDGE_BELOW[index]
+    np.clip(index, 1, n - 1, out=index)
+    index[latency_ms == 0] = 0
+    return index
 
 def build_timeline(rec: Recorder, world: World) -> pd.DataFrame:
     """One row per second."""

@@ -252,7 +252,7 @@ def _summary(world: World, seed: Any, timeline: pd.DataFrame) -> dict[str, Any]:
     task_seconds = {rev: ts.task_seconds(duration) for rev, ts in world.task_sets.items()}
     vcpu_hours = sum(task_seconds[rev] * ts.spec.cpu for rev, ts in world.task_sets.items()) / 3600
     gb_hours = sum(task_seconds[rev] * ts.spec.memory for rev, ts in world.task_sets.items()) / 3600
-    minute_p99 = [percentile_ms(h, 0.99) for m, h in sorted(rec.minute_hist.items()) if h.sum() > 0]
+    minute_p99 = rec.minute_p99s()
     first_faulty = world.dataplane.first_faulty_green
     detect = None
     if first_faulty is not None and dep.stopped_at is not None and dep.stopped_at >= first_faulty:

@@ -56,6 +56,7 @@ def _body(world: World, spec: HookSpec):
     if spec.kind == "lambda":
         yield env.timeout(spec.duration)
         if spec.failure_probability is not None:
+            world.dataplane.flush()  # deferred health-check probes draw from this stream first
             failed = world.rngs.hooks.random() < spec.failure_probability
             return HookResult(
                 "Failed" if failed else "Succeeded", f"lambda finished after {spec.duration:g}s"

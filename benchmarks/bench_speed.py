@@ -1,0 +1,215 @@
+"""Speed as a user sees it: the first ``simulate`` call in a fresh process, compile included.
+
+The scenario is issue 14's: 1 hour at 1,000 requests/s (Poisson), 60 blue + 60 green
+single-slot tasks, lognormal latency (median 40 ms, p99 150 ms), round robin, a 0.1 % error
+rate, default health checks (every 30 s per target), a deployment that starts after a minute
+(green at 10 % for 5 minutes, then 100 %). Also the 10 + 10 x 8-slot least-outstanding case.
+
+Every figure comes from a fresh process (``python -c``-like child), so it includes importing the
+package and numba's first call (compiled, or loaded from numba's on-disk cache). The per-request
+SimPy model (``simpy_baseline.py``) is measured in the same invocation, and the ratio printed.
+
+    python benchmarks/bench_speed.py                 # the table (fast extra, without numba)
+    python benchmarks/bench_speed.py --repeat 3      # each figure three times (ranges)
+    python benchmarks/bench_speed.py --compile       # cold and warm numba cache, first run
+    python benchmarks/bench_speed.py --profile single  # cProfile of one first run (top entries)
+
+Prints figures, asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+SCENARIO = {
+    "name": "bench-speed",
+    "duration": "1h",
+    "load": {"rps": 1000},
+    "service": {
+        "tasks": 60,
+        "concurrency": 1,
+        "error_rate": 0.001,
+        "latency": {"distribution": "lognormal", "median": "40ms", "p99": "150ms"},
+        "startup": {"distribution": "constant", "value": "20s"},
+    },
+    "load_balancer": {"routing": "round_robin", "deregistration_delay": "30s"},
+    "deployment": {
+        "controller": "steps",
+        "start": "1m",
+        "steps": [{"weight": 10, "pause": "5m"}, {"weight": 100}],
+    },
+}
+
+CASES = {
+    "single": ({}, []),
+    "lor8": (
+        {
+            "service.tasks": 10,
+            "service.concurrency": 8,
+            "load_balancer.routing": "least_outstanding_requests",
+        },
+        ["--slots", "8", "--tasks", "10", "--routing", "least_outstanding_requests"],
+    ),
+}
+
+CHILD = """
+import json, sys, time
+t_start = time.perf_counter()
+from bluegreen_sim import simulate
+from bluegreen_sim.scenario import apply_overrides, scenario_from_dict
+spec = json.loads(sys.argv[1])
+raw = apply_overrides(spec["scenario"], spec["overrides"])
+sc = scenario_from_dict(raw, "bench")
+t0, c0 = time.perf_counter(), time.process_time()
+result = simulate(sc, seed=1)
+t1, c1 = time.perf_counter(), time.process_time()
+s = result.summary
+print(json.dumps({"simulate_s": t1 - t0, "cpu_s": c1 - c0, "with_import_s": t1 - t_start,
+                  "requests": s["requests_total"], "p99": s["latency_p99_ms"],
+                  "failed": s["requests_failed"]}))
+"""
+
+
+def child(case: str, env: dict[str, str], profile: str | None = None) -> dict:
+    overrides, _ = CASES[case]
+    spec = json.dumps({"scenario": SCENARIO, "overrides": overrides})
+    cmd = [sys.executable]
+    if profile:
+        cmd += ["-m", "cProfile", "-o", profile]
+        path = Path(tempfile.gettempdir()) / "bench_speed_child.py"
+        path.write_text(CHILD)
+        cmd += [str(path), spec]
+    else:
+        cmd += ["-c", CHILD, spec]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def baseline(case: str, seconds: int) -> tuple[float, float]:
+    """Requests per wall and per CPU second of the per-request SimPy model (a fresh process)."""
+    _, args = CASES[case]
+    script = str(HERE / "simpy_baseline.py")
+    out = subprocess.run(
+        [sys.executable, script, "--seconds", str(seconds), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rates = [
+        float(re.search(rf"requests/s \({k}\)\s*:\s*([\d,]+)", out).group(1).replace(",", ""))
+        for k in ("wall", "cpu")
+    ]
+    return rates[0], rates[1]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("BLUEGREEN_NO_NUMBA", None)
+    env.update(extra)
+    return env
+
+
+def _range(values: list[float], fmt: str = "{:.2f}") -> str:
+    lo, hi = min(values), max(values)
+    return fmt.format(lo) if len(values) == 1 else f"{fmt.format(lo)}-{fmt.format(hi)}"
+
+
+def table(repeat: int, seconds: int) -> None:
+    """Each repeat measures the SimPy model and then ours, back to back (the same load on a
+    shared machine); ratios pair the runs of one repeat."""
+    rows = [
+        ("single-slot 60+60, numba", "single", _env()),
+        ("single-slot 60+60, no numba", "single", _env(BLUEGREEN_NO_NUMBA="1")),
+        ("LOR 10+10 x 8, numba", "lor8", _env()),
+    ]
+    base: dict[str, list[tuple[float, float]]] = {c: [] for c in CASES}
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in rows}
+    for _ in range(repeat):
+        for c in CASES:
+            base[c].append(baseline(c, seconds))
+        for label, case, env in rows:
+            runs[label].append(child(case, env))
+    for c, rates in base.items():
+        wall = _range([r[0] for r in rates], "{:,.0f}")
+        cpu = _range([r[1] for r in rates], "{:,.0f}")
+        print(f"per-request SimPy model ({c}, {seconds} s simulated): {wall} req/s wall, {cpu} cpu")
+    print(
+        f"{'first run in a fresh process':30} {'requests':>10} {'simulate s':>11} {'cpu s':>10} "
+        f"{'+import s':>11} {'req/s':>19} {'x SimPy':>8} {'x (cpu)':>8}"
+    )
+    for label, case, _ in rows:
+        rs = runs[label]
+        rate = [r["requests"] / r["simulate_s"] for r in rs]
+        ratio = [x / b[0] for x, b in zip(rate, base[case], strict=True)]
+        cpu_ratio = [r["requests"] / r["cpu_s"] / b[1] for r, b in zip(rs, base[case], strict=True)]
+        print(
+            f"{label:30} {rs[0]['requests']:>10,} {_range([r['simulate_s'] for r in rs]):>11} "
+            f"{_range([r['cpu_s'] for r in rs]):>10} "
+            f"{_range([r['with_import_s'] for r in rs]):>11} "
+            f"{_range(rate, '{:,.0f}'):>19} {_range(ratio, '{:.0f}'):>8} "
+            f"{_range(cpu_ratio, '{:.0f}'):>8}"
+        )
+
+
+def compile_times(repeat: int) -> None:
+    """First run with an empty numba cache (cold), then with the cache it left (warm)."""
+    print(f"{'numba cache':12} {'case':8} {'simulate s':>11} {'cpu s':>7} {'+import s':>10}")
+    for case in CASES:
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory() as cache:
+                # an out-of-tree cache, as for a package installed read-only
+                env = _env(NUMBA_CACHE_DIR=cache)
+                for label in ("cold", "warm"):
+                    r = child(case, env)
+                    print(
+                        f"{label:12} {case:8} {r['simulate_s']:>11.2f} {r['cpu_s']:>7.2f} "
+                        f"{r['with_import_s']:>10.2f}"
+                    )
+
+
+def profile(case: str, no_numba: bool, top: int) -> None:
+    import pstats
+
+    env = _env(BLUEGREEN_NO_NUMBA="1") if no_numba else _env()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(Path(tmp) / "prof")
+        started = time.perf_counter()
+        r = child(case, env, profile=out)
+        print(f"profiled first run: {r} ({time.perf_counter() - started:.2f} s with profiler)")
+        stats = pstats.Stats(out)
+        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats("cumulative").print_stats(top)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="runs per figure (ranges)")
+    parser.add_argument(
+        "--baseline-seconds", type=int, default=120, help="simulated seconds of the SimPy model"
+    )
+    parser.add_argument("--compile", action="store_true", help="cold and warm numba cache")
+    parser.add_argument("--profile", choices=sorted(CASES), help="cProfile one first run")
+    parser.add_argument("--no-numba", action="store_true", help="with --profile: plain Python")
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    if args.profile:
+        profile(args.profile, args.no_numba, args.top)
+    elif args.compile:
+        compile_times(args.repeat)
+    else:
+        table(args.repeat, args.baseline_seconds)
+
+
+if __name__ == "__main__":
+    main()
