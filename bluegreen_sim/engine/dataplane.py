@@ -13,13 +13,12 @@ of a request-by-request simulation:
 
 Outcomes are not final at once: a request stays *pending* until its response time has passed,
 because a task may still be stopped under it (its in-flight requests then end as ELB 502). Pending
-requests are finalised second by second and written to the :class:`~bluegreen_sim.results.Recorder`.
+requests are finalised second by second (:mod:`.outcomes`); queues are served by :mod:`.serving`.
 """
 
 from __future__ import annotations
 
 import heapq
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +26,9 @@ import numpy as np
 from . import kernels
 from .clients import Clients
 from .distributions import Sampler
+from .outcomes import _BASE_FIELDS, Outcomes, _dtype
 from .probes import Probe, TestTraffic, late_timeout
+from .serving import Serving, _take
 from .tasktable import TaskTable
 
 if TYPE_CHECKING:
@@ -45,12 +46,7 @@ BATCH_REQUESTS = 10_000
 FUSED_SCAN_REQUESTS = 20e6  # expected requests from which the compiled scan pays for itself
 
 
-_FIELDS = ("arrival", "start", "finish", "task", "revision", "kind", "source", "status")
-_BASE_FIELDS = ("arrival", "finish", "task", "revision", "status")
-_DEFAULTS = {"kind": PRODUCTION, "source": -1, "start": np.nan}
-
-
-class DataPlane:
+class DataPlane(Serving, Outcomes):
     """Generates and serves the request load, window by window."""
 
     def __init__(self, world: World):
@@ -433,208 +429,9 @@ class DataPlane:
             np.concatenate(sources),
         )
 
-    def _service_times(self, rev: np.ndarray, n: int, rng: np.random.Generator, order=None):
-        base_normal = rng.standard_normal(n) if "normal" in self._needs else None
-        base_uniform = rng.random(n) if "uniform" in self._needs else None
-        if order is not None:  # one kind of variate only (probes_deferrable)
-            base_normal = None if base_normal is None else _take(base_normal, order)
-            base_uniform = None if base_uniform is None else _take(base_uniform, order)
-        blue, green = self.samplers
-        if blue.dist == green.dist:
-            base = base_normal if blue.needs == "normal" else base_uniform
-            return blue.from_base(base)
-        svc = np.empty(n)
-        for g, sampler in enumerate(self.samplers):
-            m = rev == g
-            if m.any():
-                base = base_normal if sampler.needs == "normal" else base_uniform
-                svc[m] = sampler.from_base(base[m])
-        return svc
-
-    def _utilisation(self, task, svc, width) -> np.ndarray:
-        has = task >= 0
-        table = self.table
-        work = np.bincount(task[has], weights=svc[has], minlength=table.size)
-        return work / (max(width, 1e-9) * table.concurrency[: len(work)])
-
-    def _scan_single_slot(self, rows, time, svc, task, start) -> None:
-        """FIFO single-server queues of all targets at once: a segmented prefix scan.
-
-        Within a target, D_n = C_n + max(F, max_{j<=n}(A_j - C_{j-1})) with C the running
-        sum of service times and F the time the server is free from the previous window.
-        """
-        seg = task[rows]
-        t = time[rows]
-        if seg.max() >= 32768:
-            order = np.lexsort((t, seg))
-        elif len(t) < 2 or bool(np.all(t[1:] >= t[:-1])):
-            # already in time order (no probes mixed in): a stable radix sort by target
-            order = np.argsort(seg.astype(np.int16), kind="stable")
-        else:
-            # requests, then probes: two sorted runs, one merge (timsort); then the stable
-            # radix sort by target gives lexsort((t, seg))'s order
-            by_time = np.argsort(t, kind="stable")
-            order = by_time[np.argsort(seg.astype(np.int16)[by_time], kind="stable")]
-        r = rows[order]
-        seg = seg[order]
-        if self._fused_scan:  # the same operations, fused: identical start times
-            kernels.scan_single_slot(r, seg, time, svc, self.table.slots, start)
-            return
-        a = time[r]
-        s = svc[r]
-        n = len(r)
-        first = np.empty(n, bool)
-        first[0] = True
-        np.not_equal(seg[1:], seg[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        lengths = np.diff(np.append(starts, n))
-        c = np.cumsum(s)
-        c_before = np.repeat((c - s)[starts], lengths)
-        key = a - (c - c_before - s)  # A_n - C_{n-1}, within the segment
-        # Offsetting each segment keeps one running max from leaking across segments.
-        span = float(key.max() - key.min()) + 1.0
-        off = np.repeat(np.arange(len(starts)) * 2.0 * span, lengths)
-        key_off = key + off
-        run = np.maximum.accumulate(key_off)
-        free = np.repeat(self.table.slots[seg[starts], 0], lengths)
-        # wait = max(F, runmax) - key; the runmax branch is taken in the offset frame, where
-        # an idle arrival gets an exact zero.
-        wait = np.maximum(run - key_off, free - key)
-        st = a + wait
-        start[r] = st
-        last = np.append(starts[1:], n) - 1
-        self.table.slots[seg[starts], 0] = st[last] + s[last]
-
-    def _serve_least_outstanding(self, lor_groups, n_req, time, svc, task, start) -> None:
-        """Least outstanding requests: routing depends on the queues, so a per-request loop."""
-        table = self.table
-        cols = table.columns
-        probe_task = task[n_req:]
-        for g, idx, ids in lor_groups:
-            probe_rows = n_req + np.flatnonzero(np.isin(probe_task, ids))
-            rows = np.concatenate((idx, probe_rows))
-            rows = rows[np.argsort(time[rows], kind="stable")]
-            fixed = np.where(rows >= n_req, task[rows], -1)
-            heap = self._lor[g]
-            need = int(heap["state"][0]) + len(rows) + 1
-            if need > len(heap["t"]):
-                cap = max(need, 2 * len(heap["t"]))
-                for key, dtype in (("t", float), ("k", np.int64)):
-                    grown = np.zeros(cap, dtype)
-                    grown[: len(heap[key])] = heap[key]
-                    heap[key] = grown
-            s = svc[rows]  # base service times; the chosen task's faults apply in the loop
-            st = np.empty(len(rows))
-            chosen = np.empty(len(rows), np.int64)
-            kernels.least_outstanding(
-                time[rows],
-                s,
-                fixed,
-                ids,
-                cols["latency_multiply"],
-                cols["latency_add"],
-                cols["leak_growth"],
-                cols["leak_since"],
-                table.slots,
-                table.outstanding,
-                heap["t"],
-                heap["k"],
-                heap["state"],
-                st,
-                chosen,
-            )
-            svc[rows] = s
-            start[rows] = st
-            task[rows] = chosen
-
-    # -- finalising ----------------------------------------------------------------------------
-    def outcomes(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """(response time, status) of pending requests, given the tasks stopped so far."""
-        task = p["task"]
-        has_task = task >= 0
-        stop_at = self.table.columns["stop_at"]
-        arrival, finish = p["arrival"], p["finish"]
-        if not np.isfinite(stop_at[: self.table.size]).any():
-            # no task stopped: nothing refused or cut, only the idle timeout applies
-            limit = arrival + self.idle_timeout
-            timed_out = finish > limit
-            if not timed_out.any():
-                return finish, p["status"]
-            return (
-                np.where(timed_out, limit, finish),
-                np.where(timed_out, np.int16(504), p["status"]),
-            )
-        stop = np.where(has_task, stop_at[np.where(has_task, task, 0)], np.inf)
-        refused = arrival >= stop
-        if self.table.start_delays:
-            ready_at = self.table.columns["ready_at"]
-            refused |= has_task & (arrival < ready_at[np.where(has_task, p["task"], 0)])
-        cut = ~refused & (finish > stop)
-        natural = np.where(cut, stop, finish)
-        limit = arrival + self.idle_timeout
-        timed_out = ~refused & (natural > limit)
-        resp = np.where(refused, arrival, np.where(timed_out, limit, natural))
-        status = np.where(refused | (cut & ~timed_out), 502, np.where(timed_out, 504, p["status"]))
-        return resp, status.astype(np.int16)
-
-    def finalize(self, until: float) -> None:
-        """Finalise every pending request whose response came before the whole second
-        ``floor(until)``; everything when ``until`` is infinite."""
-        boundary = math.floor(until) if math.isfinite(until) else math.inf
-        self.flush()
-        if self._chunks:
-            chunks = [self.pending, *self._chunks]
-            fields = [f for f in _FIELDS if any(f in c for c in chunks)]
-            self.pending = {f: np.concatenate([_column(c, f) for c in chunks]) for f in fields}
-            self._chunks = []
-        if boundary <= self.finalized_until or not len(self.pending["arrival"]):
-            self.finalized_until = max(self.finalized_until, boundary)
-            return
-        p = self.pending
-        resp, status = self.outcomes(p)
-        done = resp < boundary
-        if done.any():
-            batch = {f: v[done] for f, v in p.items()}
-            batch["response"] = resp[done]
-            batch["status"] = status[done]
-            keep = ~done
-            self.pending = {f: v[keep] for f, v in p.items()}
-            self.world.recorder.record(batch)
-            if self.world.anomaly is not None:  # ALB automatic target weights count errors
-                self.world.anomaly.observe(batch)
-            if self.testing:
-                source = _column(batch, "source")
-                for src in self.testing:
-                    sel = source == src.id
-                    if sel.any():
-                        src.collect(
-                            batch["status"][sel],
-                            batch["response"][sel] - batch["arrival"][sel],
-                            batch["revision"][sel],
-                        )
-                self.testing = [src for src in self.testing if not src.finished.triggered]
-        self.finalized_until = max(self.finalized_until, boundary)
-
 
 def _rev(task: Task) -> int:
     return GREEN if task.revision == "green" else BLUE
-
-
-def _dtype(field: str):
-    return {
-        "task": np.int64,
-        "revision": np.int8,
-        "kind": np.int8,
-        "source": np.int32,
-        "status": np.int16,
-    }.get(field, np.float64)
-
-
-def _column(chunk: dict[str, np.ndarray], field: str) -> np.ndarray:
-    """A field of a chunk of requests, with its default where the chunk leaves it out."""
-    if field in chunk:
-        return chunk[field]
-    return np.full(len(chunk["arrival"]), _DEFAULTS[field], dtype=_dtype(field))
 
 
 def _window_order(windows, time, probe_time, sorted_times: bool) -> np.ndarray:
@@ -654,11 +451,3 @@ def _window_order(windows, time, probe_time, sorted_times: bool) -> np.ndarray:
     w_probe = np.searchsorted(starts, probe_time, side="right") - 1
     req_upto = np.cumsum(np.bincount(w_req, minlength=len(windows)))
     return req_upto[w_probe] + np.arange(len(probe_time))
-
-
-def _take(draws: np.ndarray, probe_pos: np.ndarray) -> np.ndarray:
-    """Reorder one draw for all rows: requests first (the other positions, in order), then
-    the probes (``probe_pos``)."""
-    requests = np.ones(len(draws), bool)
-    requests[probe_pos] = False
-    return np.concatenate((draws[requests], draws[probe_pos]))
