@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import constant, health_checks, service
 
 from bluegreen_sim.aws.metrics import BLUE_TG, GREEN_TG, LB, MetricStore
 from bluegreen_sim.engine.dataplane import DataPlane
@@ -87,21 +88,10 @@ def test_excess_failed_is_measured_against_blues_error_rate():
         {
             "duration": 600,
             "load": {"rps": 40},
-            "service": {
-                "tasks": 2,
-                "concurrency": 4,
-                "error_rate": blue_rate,
-                "latency": {"distribution": "exponential", "mean": 0.01},
-                "startup": {"distribution": "constant", "value": 10},
-            },
+            "service": service(2, mean=0.01, startup=10, concurrency=4, error_rate=blue_rate),
             "green": {"error_rate": green_rate},
             "load_balancer": {
-                "health_check": {
-                    "interval": 10,
-                    "timeout": 2,
-                    "healthy_threshold": 2,
-                    "initial_checks": 1,
-                }
+                "health_check": health_checks(10, healthy_threshold=2, initial_checks=1)
             },
             "deployment": {"controller": "steps", "start": 60, "steps": [{"weight": 100}]},
         }
@@ -128,9 +118,9 @@ def test_round_robin_keeps_its_place_from_one_serve_pass_to_the_next():
             "service": {
                 "tasks": tasks,
                 "concurrency": 1,
-                "latency": {"distribution": "constant", "value": 0.01},
+                "latency": constant(0.01),
             },
-            "load_balancer": {"health_check": {"interval": 10, "timeout": 2}},
+            "load_balancer": {"health_check": health_checks(10)},
         }
     )
     req = simulate(sc, seed=1, record_requests=True).requests.sort_values("arrival_s")
