@@ -1,0 +1,74 @@
+"""Contracts that mutation testing found untested (mutation/README.md), one rule per test.
+
+Bad arguments to the public CloudWatch functions are refused with a message that starts with
+the argument's name and lists the accepted values; the histogram's counts are integers.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from bluegreen_sim import evaluate_alarm
+from bluegreen_sim.aws.cloudwatch import (
+    ALARM_STATES,
+    COMPARISONS,
+    TREAT_MISSING,
+    breaches,
+    evaluation_range,
+)
+from bluegreen_sim.aws.statistics import HIST_BUCKETS, hist_counts
+
+
+def _listed(names) -> str:
+    """The accepted values as the message lists them: comma-separated, in order."""
+    return re.escape(", ".join(names))
+
+
+GOOD = {"threshold": 1.0, "comparison": "GreaterThanThreshold", "evaluation_periods": 2}
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"evaluation_periods": 0}, ValueError, r"^evaluation_periods must be at least 1"),
+        ({"evaluation_periods": 1.0}, TypeError, r"^evaluation_periods must be an integer"),
+        ({"datapoints_to_alarm": 0}, ValueError, r"^datapoints_to_alarm must be at least 1"),
+        (
+            {"treat_missing_data": "zero"},
+            ValueError,
+            rf"^treat_missing_data must be one of {_listed(TREAT_MISSING)}; ",
+        ),
+        (
+            {"previous_state": "Alarm"},
+            ValueError,
+            rf"^previous_state must be one of {_listed(ALARM_STATES)}; ",
+        ),
+        (
+            {"comparison": ">"},
+            ValueError,
+            rf"^comparison must be one of {_listed(COMPARISONS)}; ",
+        ),
+    ],
+)
+def test_evaluate_alarm_names_the_bad_argument_and_what_it_accepts(change, error, message):
+    with pytest.raises(error, match=message):
+        evaluate_alarm([None, None], **{**GOOD, **change})
+
+
+def test_breaches_names_a_bad_comparison_and_the_accepted_ones():
+    with pytest.raises(ValueError, match=rf"^comparison must be one of {_listed(COMPARISONS)}; "):
+        breaches(2.0, 1.0, "GreaterThan")
+
+
+def test_evaluation_range_names_its_argument():
+    with pytest.raises(ValueError, match=r"^evaluation_periods must be at least 1"):
+        evaluation_range(0)
+
+
+def test_histogram_counts_are_int64():
+    counts = hist_counts(np.array([0.0, 1.0, 1.0, 250.0]))
+    assert counts.dtype == np.int64 and counts.shape == (HIST_BUCKETS,)
+    assert counts.sum() == 4
