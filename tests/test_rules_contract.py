@@ -19,7 +19,12 @@ from bluegreen_sim.aws.cloudwatch import (
     breaches,
     evaluation_range,
 )
-from bluegreen_sim.aws.statistics import HIST_BUCKETS, hist_counts
+from bluegreen_sim.aws.statistics import (
+    HIST_BUCKETS,
+    STATISTICS,
+    hist_counts,
+    statistic_value,
+)
 
 
 def _listed(names) -> str:
@@ -72,3 +77,17 @@ def test_histogram_counts_are_int64():
     counts = hist_counts(np.array([0.0, 1.0, 1.0, 250.0]))
     assert counts.dtype == np.int64 and counts.shape == (HIST_BUCKETS,)
     assert counts.sum() == 4
+
+
+def test_statistic_value_names_a_bad_statistic_and_the_accepted_ones():
+    with pytest.raises(ValueError, match=rf"^stat must be one of {_listed(STATISTICS)} or a "):
+        statistic_value("Mean", count=1, total=1.0, minimum=1.0, maximum=1.0)
+
+
+@pytest.mark.parametrize("stat", ["Minimum", "Maximum"])
+def test_an_extreme_that_was_not_tracked_is_no_datapoint(stat):
+    # samples were counted but their extremes not kept: nothing to publish, not a crash
+    assert statistic_value(stat, count=3, total=6.0, minimum=None, maximum=None) is None
+    assert statistic_value(stat, count=3, total=6.0, minimum=1.0, maximum=3.0) == (
+        1.0 if stat == "Minimum" else 3.0
+    )
