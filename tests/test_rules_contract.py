@@ -91,3 +91,15 @@ def test_an_extreme_that_was_not_tracked_is_no_datapoint(stat):
     assert statistic_value(stat, count=3, total=6.0, minimum=1.0, maximum=3.0) == (
         1.0 if stat == "Minimum" else 3.0
     )
+
+
+@pytest.mark.parametrize(("stat", "exact"), [("p0", 1.1179), ("p100", 3.0229)])
+def test_p0_and_p100_are_the_exact_extremes_not_a_bucket_midpoint(stat, exact):
+    # 1.1179 ms sits just above a bucket's lower edge and 3.0229 ms just below one's upper
+    # edge: their buckets' midpoints lie inside [minimum, maximum], so clamping cannot help
+    latency = np.array([1.1179, 2.0, 3.0229])
+    hist = hist_counts(latency)
+    args = {"count": 3, "total": float(latency.sum()), "minimum": 1.1179, "maximum": 3.0229}
+    assert statistic_value(stat, hist=hist, **args) == exact
+    # where the histogram alone would answer something else
+    assert statistic_value(stat, hist=hist, **{**args, "minimum": None, "maximum": None}) != exact
