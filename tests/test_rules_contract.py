@@ -7,6 +7,7 @@ the argument's name and lists the accepted values; the histogram's counts are in
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -21,8 +22,11 @@ from bluegreen_sim.aws.cloudwatch import (
 )
 from bluegreen_sim.aws.statistics import (
     HIST_BUCKETS,
+    HIST_MIDPOINTS,
     STATISTICS,
+    hist_bucket,
     hist_counts,
+    hist_percentile,
     statistic_value,
 )
 
@@ -103,3 +107,52 @@ def test_p0_and_p100_are_the_exact_extremes_not_a_bucket_midpoint(stat, exact):
     assert statistic_value(stat, hist=hist, **args) == exact
     # where the histogram alone would answer something else
     assert statistic_value(stat, hist=hist, **{**args, "minimum": None, "maximum": None}) != exact
+
+
+@pytest.mark.parametrize("treat", ["missing", "ignore"])
+def test_m_real_breaches_alarm_even_when_a_real_point_does_not_breach(treat):
+    # N = 4 periods, one missing (rule 3: only the 3 real points count); 2 of them breach,
+    # M = 2: ALARM, although a real point is fine.
+    got = evaluate_alarm(
+        [5.0, None, 0.0, 5.0],
+        threshold=1.0,
+        comparison="GreaterThanThreshold",
+        evaluation_periods=4,
+        datapoints_to_alarm=2,
+        treat_missing_data=treat,
+        previous_state="OK",
+    )
+    assert got == "ALARM"
+
+
+def test_latencies_beyond_the_last_edge_go_to_the_top_bucket_even_infinite():
+    top = HIST_BUCKETS - 1
+    assert hist_bucket(np.array([4e7, 1e12, np.inf])).tolist() == [top, top, top]
+    # and a histogram of them alone still has percentiles: the top bucket's midpoint
+    assert hist_percentile(hist_counts(np.array([4e7, 5e7])), 0.5) == HIST_MIDPOINTS[top]
+
+
+def test_a_zero_latency_is_bucket_0_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert hist_bucket(np.array([0.0, 1.0]))[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: hist_bucket(np.array([1.0, np.nan])), r"^latency_ms must be >= 0 and not NaN$"),
+        (lambda: hist_bucket(np.array([-1.0])), r"^latency_ms must be >= 0 and not NaN$"),
+        (
+            lambda: hist_percentile(np.full(HIST_BUCKETS, -1), 0.5),
+            r"^counts must not be negative$",
+        ),
+        (
+            lambda: hist_percentile(np.zeros(HIST_BUCKETS), 0.5),
+            r"^counts holds no samples; a percentile is undefined$",
+        ),
+    ],
+)
+def test_histogram_errors_say_what_is_wrong(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
