@@ -22,6 +22,7 @@ from bluegreen_sim.aws.cloudwatch import (
 )
 from bluegreen_sim.aws.statistics import (
     HIST_BUCKETS,
+    HIST_EDGES,
     HIST_MIDPOINTS,
     STATISTICS,
     hist_bucket,
@@ -156,3 +157,16 @@ def test_a_zero_latency_is_bucket_0_without_a_warning():
 def test_histogram_errors_say_what_is_wrong(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_hist_bucket_agrees_with_a_binary_search_everywhere():
+    # The documented rule: a latency goes into the bucket its highest edge <= it opens (a
+    # binary search, side="right"); below the first edge bucket 1, beyond the last the top
+    # one, exactly 0 bucket 0. Checked at, just below and just above every edge, and far out.
+    edges = np.asarray(HIST_EDGES)
+    near = np.concatenate((edges, np.nextafter(edges, 0), np.nextafter(edges, np.inf)))
+    far = np.array([1e-300, 1e-9, 1e-4, 0.0099999, 1e9, 1e15, 1e300, np.inf])
+    latency = np.concatenate((near, far))
+    expected = np.clip(np.searchsorted(edges, latency, side="right"), 1, HIST_BUCKETS - 1)
+    assert (hist_bucket(latency) == expected).all()
+    assert hist_bucket(np.array([0.0]))[0] == 0
