@@ -134,3 +134,20 @@ def test_round_robin_keeps_its_place_from_one_serve_pass_to_the_next():
     for w in np.unique(window):
         counts = np.unique(order[window == w], return_counts=True)[1]
         assert len(counts) == tasks and counts.max() - counts.min() <= 1
+
+
+def test_the_instants_themselves_arrival_at_the_stop_finish_at_the_stop_or_at_the_timeout():
+    # Task 0 stops at 10 s; idle timeout 60 s. Intervals are closed on the left: a task that
+    # stops at t serves nothing arriving at t (even a request of no work); a response that
+    # goes out at the instant of the stop, or exactly at the idle timeout, is a response.
+    resp, status = _outcomes(
+        60.0,
+        [10.0, np.inf],
+        [
+            (10.0, 10.0, 0, 200),  # arrives as the task stops: refused, 502 at once
+            (4.0, 10.0, 0, 200),  # finishes as the task stops: its own status
+            (0.0, 60.0, 1, 500),  # answered exactly at the idle timeout: its own status
+        ],
+    )
+    assert status == [502, 200, 500]
+    assert resp == [10.0, 10.0, 60.0]
