@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import constant, health_checks, service
 
 from bluegreen_sim.engine.arrivals import ArrivalProcess
 from bluegreen_sim.engine.simulation import Streams, World, simulate
@@ -96,10 +97,8 @@ def test_initial_checks_parameter_sets_how_many_probes_make_a_new_target_healthy
             {
                 "duration": 200,
                 "load": {"rps": 5},
-                "service": {"tasks": 1, "startup": {"distribution": "constant", "value": 20}},
-                "load_balancer": {
-                    "health_check": {"interval": 10, "timeout": 2, "initial_checks": checks}
-                },
+                "service": {"tasks": 1, "startup": constant(20)},
+                "load_balancer": {"health_check": health_checks(10, initial_checks=checks)},
                 "deployment": {
                     "controller": "steps",
                     "start": 0,
@@ -140,14 +139,10 @@ def test_slow_start_ramps_a_new_targets_share_linearly():
         {
             "duration": 400,
             "load": {"rps": 100},
-            "service": {
-                "tasks": 4,
-                "latency": {"distribution": "exponential", "mean": 0.005},
-                "startup": {"distribution": "constant", "value": 10},
-            },
+            "service": service(4, mean=0.005, startup=10),
             "load_balancer": {
                 "slow_start": 120,
-                "health_check": {"interval": 5, "timeout": 2, "healthy_threshold": 2},
+                "health_check": health_checks(5, healthy_threshold=2),
             },
             "faults": [{"kind": "crash", "revision": "blue", "at": 100, "fraction": 0.3}],
         }

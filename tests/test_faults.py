@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import constant, health_checks, service
 
 from bluegreen_sim.engine.simulation import simulate
 from bluegreen_sim.scenario import scenario_from_dict
@@ -16,15 +17,11 @@ def run(faults, *, rps=100, tasks=4, duration=240, seed=3, deployment=None, **ex
         "name": "faults",
         "duration": duration,
         "load": {"rps": rps},
-        "service": {
-            "tasks": tasks,
-            "concurrency": 1,  # the utilisation figures below are of one-slot tasks
-            "latency": {"distribution": "exponential", "mean": 0.01},
-            "startup": {"distribution": "constant", "value": 10},
-        },
+        # the utilisation figures below are of one-slot tasks
+        "service": service(tasks, mean=0.01, startup=10, concurrency=1),
         "load_balancer": {
             "deregistration_delay": 5,
-            "health_check": {"interval": 5, "timeout": 2, "healthy_threshold": 2},
+            "health_check": health_checks(5, healthy_threshold=2),
         },
         "faults": faults,
         "deployment": deployment or {"controller": "none"},
@@ -71,11 +68,7 @@ def test_crash_cuts_in_flight_requests_and_ecs_replaces_the_tasks():
     res = run(
         [{"kind": "crash", "revision": "blue", "at": 100}],
         rps=6,
-        service={
-            "tasks": 4,
-            "latency": {"distribution": "constant", "value": 0.5},
-            "startup": {"distribution": "constant", "value": 10},
-        },
+        service={"tasks": 4, "latency": constant(0.5), "startup": constant(10)},
     )
     req = res.requests
     cut = req[req["status"] == 502]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import health_checks, service
 
 from bluegreen_sim import evaluate_alarm
 from bluegreen_sim.engine.simulation import simulate
@@ -33,15 +34,9 @@ def run():
             "name": "metrics",
             "duration": 600,
             "load": {"rps": 40},
-            "service": {
-                "tasks": 3,
-                "latency": {"distribution": "exponential", "mean": 0.02},
-                "startup": {"distribution": "constant", "value": 10},
-            },
+            "service": service(3, mean=0.02, startup=10),
             "green": {"error_rate": 0.1},
-            "load_balancer": {
-                "health_check": {"interval": 10, "timeout": 2, "healthy_threshold": 2}
-            },
+            "load_balancer": {"health_check": health_checks(10, healthy_threshold=2)},
             "deployment": {
                 "controller": "steps",
                 "start": 60,

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import health_checks, service
 
 from bluegreen_sim.engine.simulation import simulate
 from bluegreen_sim.scenario import scenario_from_dict
@@ -44,18 +45,12 @@ def scenario(
         "name": "steps",
         "duration": duration,
         "load": {"rps": rps},
-        "service": {
-            "tasks": 4,
-            "cpu": 1,
-            "memory": 2,
-            "latency": {"distribution": "exponential", "mean": 0.01},
-            "startup": {"distribution": "constant", "value": 20},
-        },
+        "service": service(4, mean=0.01, startup=20, cpu=1, memory=2),
         "green": {"error_rate": green_error},
         "load_balancer": {
             "deregistration_delay": 10,
             "test_listener": True,
-            "health_check": {"interval": 10, "timeout": 2, "healthy_threshold": 2},
+            "health_check": health_checks(10, healthy_threshold=2),
         },
         "deployment": {
             "controller": "steps",

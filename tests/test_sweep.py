@@ -260,6 +260,7 @@ RESUME_GRID = {"green.error_rate": [0.0, 0.03, 0.08]}
 
 
 def test_resume_after_the_sweep_was_killed(tmp_path):
+    pytest.importorskip("pyarrow")  # parquet is the optional `parquet` extra
     out = tmp_path / "runs.parquet"
     parts = tmp_path / "runs.parquet.parts"
     script = textwrap.dedent(
@@ -370,6 +371,7 @@ def test_runs_saved_by_other_simulator_code_are_not_reused(tmp_path):
 
 
 def test_sweep_file(tmp_path):
+    pytest.importorskip("pyarrow")  # parquet is the optional `parquet` extra
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(tiny_raw(duration="3m")))
     (tmp_path / "sweeps").mkdir()
     spec = tmp_path / "sweeps" / "s.yaml"

@@ -160,7 +160,8 @@ def _refine(path: str, message: str) -> tuple[str, str]:
     → ``load_balancer.slow_start``; a message "deployment.config: …" moves to the path."""
     head, _, rest = message.partition(" ")
     token = head.rstrip(":")
-    if token.split(".")[0] not in _FIELD_NAMES or path.endswith(token):
+    # whole path segments: ``ready_wait`` does not end with the field ``wait``
+    if token.split(".")[0] not in _FIELD_NAMES or f".{path}".endswith(f".{token}"):
         return path, message  # not a field, or a field validator's error, already in place
     where = token if path == "(top level)" else f"{path}.{token}"
     return where, (rest if head.endswith(":") else message)

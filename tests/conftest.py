@@ -1,0 +1,32 @@
+"""Shared scenario builders for the tests.
+
+Many tests build the same small service: exponential service times, a constant start-up and
+fast health checks. The builders below write those dicts once; each call still names the
+values its test is about (tasks, mean service time, start-up, check interval).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def exponential(mean: float) -> dict[str, Any]:
+    """Exponential durations (service times) of ``mean`` seconds."""
+    return {"distribution": "exponential", "mean": mean}
+
+
+def constant(value: float) -> dict[str, Any]:
+    """A constant duration (start-up, service time) of ``value`` seconds."""
+    return {"distribution": "constant", "value": value}
+
+
+def service(tasks: int, *, mean: float, startup: float, **more: Any) -> dict[str, Any]:
+    """The ``service`` section: ``tasks`` tasks, exponential service times of ``mean`` seconds,
+    a constant start-up of ``startup`` seconds; ``more`` adds fields (concurrency, cpu...)."""
+    return {"tasks": tasks, "latency": exponential(mean), "startup": constant(startup), **more}
+
+
+def health_checks(interval: float, *, timeout: float = 2, **more: Any) -> dict[str, Any]:
+    """``load_balancer.health_check`` probing every ``interval`` seconds (timeout 2 s by
+    default); ``more`` adds fields (healthy_threshold, initial_checks...)."""
+    return {"interval": interval, "timeout": timeout, **more}
