@@ -55,7 +55,10 @@ def _outcomes(idle_timeout, stop_at, rows):
     """DataPlane.outcomes on pending requests (arrival, finish, task, status)."""
     plane = SimpleNamespace(
         idle_timeout=idle_timeout,
-        table=SimpleNamespace(columns={"stop_at": np.asarray(stop_at, float)}),
+        # the task table as outcomes reads it: stop times, how many tasks, no start-up delays
+        table=SimpleNamespace(
+            columns={"stop_at": np.asarray(stop_at, float)}, size=len(stop_at), start_delays=False
+        ),
     )
     a, f, t, s = (np.array(c) for c in zip(*rows, strict=True))
     pending = {"arrival": a, "finish": f, "task": t, "status": s.astype(np.int16)}
