@@ -16,7 +16,6 @@ plane as AWS names it), ``engine`` (the world and the data plane), ``results`` (
 ``analysis`` (many runs), ``interop`` (the user's AWS files) and ``cli``.
 """
 
-from .analysis.advise import advise
 from .analysis.compare import compare
 from .analysis.sweep import sweep
 from .aws.cloudwatch import evaluate_alarm
@@ -27,6 +26,16 @@ from .results import Result
 from .scenario import Scenario, ScenarioError, load_scenario
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # advise brings SciPy's statistics (about 1.5 s and 50 MB): imported on first use, so a
+    # plain `import bluegreen_sim` (every sweep worker's) stays light.
+    if name == "advise":
+        from .analysis.advise import advise
+
+        return advise
+    raise AttributeError(f"module 'bluegreen_sim' has no attribute {name!r}")
 
 __all__ = [
     "Result",
