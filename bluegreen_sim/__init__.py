@@ -37,6 +37,7 @@ def __getattr__(name: str):
         return advise
     raise AttributeError(f"module 'bluegreen_sim' has no attribute {name!r}")
 
+
 __all__ = [
     "Result",
     "Scenario",

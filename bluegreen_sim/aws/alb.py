@@ -36,7 +36,7 @@ class Listener:
     def set_green_weight(self, percent: float, reason: str = "") -> None:
         """Forward ``percent`` of production traffic to green, the rest to blue.
 
-        The change takes effect ``listener_change_delay`` seconds later (issue 15: the race
+        The change takes effect ``listener_change_delay`` seconds later (the race
         between a weight change and its targets); changes apply in the order they were made.
         """
         delay = self.world.scenario.load_balancer.listener_change_delay
@@ -280,7 +280,7 @@ class ApplicationLoadBalancer:
         self.spec = spec
         self.listener = Listener(world, spec.test_listener)
         self.groups = {rev: TargetGroup(world, rev, spec) for rev in ("blue", "green")}
-        # True during an ECS rolling update: both revisions' tasks in blue's group (issue 15)
+        # True during an ECS rolling update: both revisions' tasks in blue's group
         self.shared_target_group = False
 
     def target_group(self, revision: str) -> TargetGroup:

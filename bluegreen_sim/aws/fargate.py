@@ -139,7 +139,7 @@ class TaskSet:
         self.max_tasks = max(desired, math.floor(desired * service.maximum_percent / 100 + 1e-9))
         self._reconciling = False
         # The target group its tasks register in: its own revision's, except in an ECS rolling
-        # update, where the new revision's tasks join the one production group (issue 15).
+        # update, where the new revision's tasks join the one production group.
         self.group = revision
 
     # -- queries ---------------------------------------------------------------------------
@@ -239,7 +239,7 @@ class TaskSet:
         task.stop_reason = task.stop_reason or reason
         self.world.dataplane.kill(task, now)
         self.world.log("ecs", "task stopped", f"{task.name}: {task.stop_reason}")
-        if self.world.connections is not None:  # long-lived connections on it drop (issue 15)
+        if self.world.connections is not None:  # long-lived connections on it drop
             self.world.connections.drop(task, now)
         if self.replacement == "replace_first":
             self.reconcile()

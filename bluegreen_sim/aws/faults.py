@@ -84,7 +84,7 @@ class FaultEngine:
                 self.refresh(task)
 
     def _listener_reset(self, spec: FaultSpec, number: int):
-        """An outside listener change (issue 15): an infrastructure-as-code update resets the
+        """An outside listener change: an infrastructure-as-code update resets the
         production listener rule to the template's weights, whatever the controller set.
 
         The controller's next weight change overwrites it (it modifies the same rule). If the

@@ -109,7 +109,7 @@ class DataPlane(Serving, Outcomes):
             if sc.load.clients
             else None
         )
-        # ECS rolling update (issue 15): one target group holds both revisions, so a request
+        # ECS rolling update: one target group holds both revisions, so a request
         # is of the revision of the task that serves it, not of the group it was forwarded to.
         self.mixed_revisions = False
         loops = self.routing == "least_outstanding_requests" or width > 1
@@ -276,7 +276,7 @@ class DataPlane(Serving, Outcomes):
                 cum = np.cumsum(w / w.sum())
                 pick = np.searchsorted(cum, rngs.routing.random(len(idx)), side="right")
                 task[idx] = ids[np.minimum(pick, m - 1)]
-        if self.mixed_revisions:  # issue 15: the serving task's revision (503s keep the group's)
+        if self.mixed_revisions:  # the serving task's revision (503s keep the group's)
             rev = np.where(task >= 0, table.revision[np.maximum(task, 0)], rev).astype(np.int8)
 
         probes: list[Probe] = []

@@ -92,7 +92,7 @@ class Recorder:
         running = [
             len(world.task_sets[r].running()) if r in world.task_sets else 0 for r in REVISIONS
         ]
-        if world.alb.shared_target_group:  # rolling update (issue 15): healthy per revision
+        if world.alb.shared_target_group:  # rolling update: healthy per revision
             counts = [
                 (len(world.task_sets[r].healthy()) if r in world.task_sets else 0, 0)
                 for r in REVISIONS
@@ -234,6 +234,7 @@ def bucket_ids(latency_ms: np.ndarray) -> np.ndarray:
     np.clip(index, 1, n - 1, out=index)
     index[latency_ms == 0] = 0
     return index
+
 
 def build_timeline(rec: Recorder, world: World) -> pd.DataFrame:
     """One row per second."""

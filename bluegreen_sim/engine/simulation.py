@@ -89,7 +89,7 @@ class World:
         self.recorder = Recorder(self, record_requests)
         # ALB automatic target weights (weighted_random with anomaly_mitigation), else None
         self.anomaly = AnomalyMitigation(self) if lb.anomaly_mitigation else None
-        self.connections = None  # long-lived connections (issue 15), when the load has them
+        self.connections = None  # long-lived connections, when the load has them
         self.dataplane = DataPlane(self)
         self.task_sets: dict[str, TaskSet] = {}
         self.deployment = DeploymentRecord(scenario.deployment.controller)

@@ -173,7 +173,7 @@ class DeploymentSpec(_Model):
     # steps
     steps: list[StepSpec] = Field(default_factory=list)
     rollback_on_failure: bool = True
-    # The race between a weight change and its targets (issue 15): on a rollback, the seconds
+    # The race between a weight change and its targets: on a rollback, the seconds
     # between scaling green down and moving production traffic back to blue (0: same instant).
     rollback_reroute_delay: Duration = 0.0
 

@@ -89,7 +89,7 @@ def _connection_lifetime_default() -> Distribution:
 
 
 class ConnectionsSpec(_Model):
-    """Clients on long-lived connections (WebSocket, gRPC streams, HTTP keep-alive), issue 15.
+    """Clients on long-lived connections (WebSocket, gRPC streams, HTTP keep-alive).
 
     ``count`` connections are open from the start, each pinned to the target its handshake
     reached. One ends after its ``lifetime`` and the client reconnects at once; one whose target
@@ -128,7 +128,7 @@ class LoadSpec(_Model):
     # None: requests are not told apart (each is split by the weights on its own). Needed by
     # target-group stickiness, which is per client.
     clients: int | None = Field(default=None, ge=1, le=10_000_000)
-    # long-lived connections (issue 15); their handshakes come on top of ``rps``
+    # long-lived connections; their handshakes come on top of ``rps``
     connections: ConnectionsSpec = Field(default_factory=ConnectionsSpec)
 
     @model_validator(mode="after")

@@ -187,7 +187,7 @@ class Deployment:
         self.log("rollback started", reason)
         delay = self.spec.rollback_reroute_delay
         if delay > 0:
-            # issue 15: green is scaled down first and the weights move back ``delay`` s later;
+            # green is scaled down first and the weights move back ``delay`` s later;
             # meanwhile green's group has no registered target and its share gets 503s.
             self.log("reroute to blue delayed", f"{delay:g}s after green is scaled down")
             world.env.process(self._reroute_later(delay))
