@@ -26,7 +26,7 @@ import numpy as np
 from . import kernels
 from .clients import Clients
 from .distributions import Sampler
-from .outcomes import _BASE_FIELDS, Outcomes, _dtype
+from .outcomes import _BASE_FIELDS, PRODUCTION, TEST, Outcomes, _dtype
 from .probes import Probe, TestTraffic, late_timeout
 from .serving import Serving, _take
 from .tasktable import TaskTable
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 BLUE, GREEN = 0, 1
 REVISIONS = ("blue", "green")
-PRODUCTION, TEST = 0, 1
 FLUSH_EVERY = 30.0  # seconds of simulated time between routine finalisations
 MAX_SPAN = 30.0  # seconds of quiet windows served in one numpy pass, at most
 # Requests per numpy pass: about 10,000 keep a pass's arrays in the CPU caches (a 30,000-row

@@ -7,29 +7,12 @@ it (its in-flight requests then end as ELB 502); pending requests are finalised 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    pass
-
-BLUE, GREEN = 0, 1
-REVISIONS = ("blue", "green")
-PRODUCTION, TEST = 0, 1
-FLUSH_EVERY = 30.0  # seconds of simulated time between routine finalisations
-MAX_SPAN = 30.0  # seconds of quiet windows served in one numpy pass, at most
-# Requests per numpy pass: about 10,000 keep a pass's arrays in the CPU caches (a 30,000-row
-# pass costs twice as much per request as a 10,000-row one); fewer add per-call overhead.
-BATCH_REQUESTS = 10_000
-FUSED_SCAN_REQUESTS = 20e6  # expected requests from which the compiled scan pays for itself
-
-
-_FIELDS = ("arrival", "start", "finish", "task", "revision", "kind", "source", "status")
-_BASE_FIELDS = ("arrival", "finish", "task", "revision", "status")
-_DEFAULTS = {"kind": PRODUCTION, "source": -1, "start": np.nan}
-
-
+PRODUCTION, TEST = 0, 1  # a request's kind: production or test-listener traffic
+# The fields of a pending request; kind/source and start may be left out of a chunk (no test
+# traffic; start only when requests are recorded): :func:`_column` fills them in.
 _FIELDS = ("arrival", "start", "finish", "task", "revision", "kind", "source", "status")
 _BASE_FIELDS = ("arrival", "finish", "task", "revision", "status")
 _DEFAULTS = {"kind": PRODUCTION, "source": -1, "start": np.nan}
