@@ -37,6 +37,29 @@ for _i, _code in enumerate((200, 500, 502, 503, 504)):
     _STATUS_INDEX[_code] = _i
 
 
+def _extremes(
+    cells: np.ndarray, lo_id: int, key: np.ndarray, ids: np.ndarray, lat: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest and largest latency per key (+inf / -inf for keys without any).
+
+    A key's extremes lie in its lowest and highest occupied histogram buckets (the buckets are
+    ordered intervals), so only the few responses in those buckets are compared: the same
+    values as a minimum and maximum over all of them, without a pass of ``ufunc.at`` over
+    every response.
+    """
+    occupied = cells != 0
+    has = occupied.any(axis=1)
+    width = cells.shape[1]
+    first = np.where(has, lo_id + occupied.argmax(axis=1), -1)
+    last = np.where(has, lo_id + width - 1 - occupied[:, ::-1].argmax(axis=1), -1)
+    low = np.full(len(cells), np.inf)
+    high = np.full(len(cells), -np.inf)
+    for edge, out, at in ((first, low, np.minimum.at), (last, high, np.maximum.at)):
+        sel = np.flatnonzero(ids == edge[key])
+        at(out, key[sel], lat[sel])
+    return low, high
+
+
 def _blank(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Empty aggregates for n buckets: the counters, and the host-count samples (count, then
     sum/min/max of healthy and of unhealthy, per target group); minima start at +inf."""
@@ -86,13 +109,19 @@ class MetricStore:
         ``category`` is the status as an index into (200, 500, 502, 503, 504), if known."""
         if not len(response):
             return
-        bucket = np.floor(response / RES).astype(np.int64)  # faster than //, exact at edges
-        b0, b1 = int(bucket.min()), int(bucket.max()) + 1
+        bucket = response / RES
+        np.floor(bucket, out=bucket)  # faster than //, exact at edges
+        key = bucket.astype(np.int64)
+        b0, b1 = int(key.min()), int(key.max()) + 1
         self._ensure(b1)
         nb = b1 - b0
-        key = (bucket - b0) * 2 + revision
+        key -= b0  # (bucket - b0) * 2 + revision, in place
+        key *= 2
+        key += revision
         cat = _STATUS_INDEX[status] if category is None else category
-        c = np.bincount(key * 5 + cat, minlength=nb * 10).reshape(nb, 2, 5).astype(float)
+        cell = key * 5
+        cell += cat
+        c = np.bincount(cell, minlength=nb * 10).reshape(nb, 2, 5).astype(float)
         v = self.values[b0:b1]
         # per target group: 503s never chose a target, so they are no RequestCount
         v[:, 1:, _C["RequestCount"]] += c.sum(axis=2) - c[:, :, 3]
@@ -113,12 +142,10 @@ class MetricStore:
         elif target.any():
             k, lat, ids = key[target], latency[target], hist_ids[target]
         if target.any():
-            n = np.bincount(k, minlength=nb * 2).reshape(nb, 2)
+            n = c[:, :, 0] + c[:, :, 1]  # responses from a target, per (bucket, revision)
             total = np.bincount(k, weights=lat, minlength=nb * 2).reshape(nb, 2)
-            lo = np.full(nb * 2, np.inf)
-            hi = np.full(nb * 2, -np.inf)
-            np.minimum.at(lo, k, lat)
-            np.maximum.at(hi, k, lat)
+            cells, lo_id = self._add_histograms(b0, nb, k, ids)
+            lo, hi = _extremes(cells, lo_id, k, ids, lat)
             lo, hi = lo.reshape(nb, 2), hi.reshape(nb, 2)
             for dim, sl in ((BLUE_TG, 0), (GREEN_TG, 1)):
                 v[:, dim, _TRT_N] += n[:, sl]
@@ -129,13 +156,18 @@ class MetricStore:
             v[:, LB, _TRT_SUM] += total.sum(axis=1)
             v[:, LB, _TRT_MIN] = np.minimum(v[:, LB, _TRT_MIN], lo.min(axis=1))
             v[:, LB, _TRT_MAX] = np.maximum(v[:, LB, _TRT_MAX], hi.max(axis=1))
-            self._add_histograms(b0, nb, k, ids)
 
-    def _add_histograms(self, b0: int, nb: int, key: np.ndarray, ids: np.ndarray) -> None:
-        """Keep the nonzero cells of the (10 s bucket, revision, latency bucket) counts."""
+    def _add_histograms(
+        self, b0: int, nb: int, key: np.ndarray, ids: np.ndarray
+    ) -> tuple[np.ndarray, int]:
+        """Keep the nonzero cells of the (10 s bucket, revision, latency bucket) counts; return
+        the cells as a (key, id - lowest id) table, and the lowest id."""
         lo = int(ids.min())
         width = int(ids.max()) + 1 - lo
-        cells = np.bincount(key * width + (ids - lo), minlength=nb * 2 * width)
+        cell = key * width
+        cell += ids
+        cell -= lo
+        cells = np.bincount(cell, minlength=nb * 2 * width)
         codes = np.flatnonzero(cells)
         counts = cells[codes]
         code_type = np.uint32 if nb * 2 * width < 2**32 else np.int64
@@ -147,6 +179,7 @@ class MetricStore:
             (b0, b0 + nb, lo, width, codes.astype(code_type), counts.astype(count_type))
         )
         self._hist_ends.append(b0 + nb)
+        return cells.reshape(nb * 2, width), lo
 
     def sample_hosts(self, t0: float, t1: float, counts: list[tuple[int, int]]) -> None:
         """Record the (healthy, unhealthy) counts per target group in force over [t0, t1)."""

@@ -268,7 +268,8 @@ class DataPlane(Serving, Outcomes):
             if self.routing == "least_outstanding_requests":
                 lor_groups.append((g, idx, ids))
             elif self.routing == "round_robin" and weights is None:
-                task[idx] = ids[(group.rr + np.arange(len(idx))) % m]
+                # ids[(rr + i) % m] for the i-th request: the turn order repeated
+                task[idx] = np.tile(np.roll(ids, -group.rr), len(idx) // m + 1)[: len(idx)]
                 group.rr = (group.rr + len(idx)) % m
             else:
                 w = np.ones(m) if weights is None else weights
