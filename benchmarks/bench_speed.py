@@ -13,6 +13,12 @@ SimPy model (``simpy_baseline.py``) is measured in the same invocation, and the 
     python benchmarks/bench_speed.py --repeat 3      # each figure three times (ranges)
     python benchmarks/bench_speed.py --compile       # cold and warm numba cache, first run
     python benchmarks/bench_speed.py --profile single  # cProfile of one first run (top entries)
+    python benchmarks/bench_speed.py --floor         # what no data plane can go below
+
+``--floor`` measures, each in a fresh process, three costs that bound the first run from below
+whatever the data plane does: the random numbers the run draws (the same streams, the same
+counts), the control plane alone (the scenario at 1 request/s: health checks, alarms, the
+deployment, the summary) and numba's first call (the kernels loaded from its on-disk cache).
 
 Prints figures, asserts nothing.
 """
@@ -178,6 +184,84 @@ def compile_times(repeat: int) -> None:
                     )
 
 
+FLOOR_DRAWS = """
+import sys, time
+import numpy as np
+rps, seconds, window = float(sys.argv[1]), int(sys.argv[2]), 1.0
+t0 = time.perf_counter()
+ss = np.random.SeedSequence(1).spawn(4)
+arrivals, routing, service, errors = (np.random.default_rng(s) for s in ss)
+n_total = 0
+batch = []
+for w in range(seconds):  # drawn window by window, as the data plane does
+    n = arrivals.poisson(rps * window)
+    t = w + window * arrivals.random(n)
+    t.sort()
+    batch.append(t)
+    n_total += n
+    if len(batch) * rps >= 10_000 or w == seconds - 1:  # served in passes of ~10,000
+        m = sum(len(b) for b in batch)
+        routing.random(m)
+        np.exp(3.0 + 0.5 * service.standard_normal(m))
+        errors.random(m)
+        batch = []
+print(time.perf_counter() - t0, n_total)
+"""
+
+FLOOR_NUMBA = """
+import time
+t0 = time.perf_counter()
+from bluegreen_sim.engine import kernels
+t1 = time.perf_counter()
+kernels.warm_up()
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def floor(repeat: int) -> None:
+    """Costs that bound a first run from below (each in a fresh process)."""
+    rps, seconds = SCENARIO["load"]["rps"], 3600
+    draws, control, numba = [], [], []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", FLOOR_DRAWS, str(rps), str(seconds)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        draws.append(float(out[0]))
+        idle = dict(SCENARIO, load={"rps": 1})
+        spec = json.dumps({"scenario": idle, "overrides": {}})
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, spec],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            cwd=ROOT,
+            check=True,
+        ).stdout
+        control.append(json.loads(out.strip().splitlines()[-1])["simulate_s"])
+        out = subprocess.run(
+            [sys.executable, "-c", FLOOR_NUMBA],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            cwd=ROOT,
+            check=True,
+        ).stdout.split()
+        numba.append(float(out[1]))
+    print(
+        f"random draws of the 1-hour single-slot run ({rps * seconds:,.0f} requests, "
+        f"the same kinds and counts): {_range(draws)} s"
+    )
+    print(f"control plane alone (the same scenario at 1 request/s): {_range(control)} s")
+    print(f"numba's first call in a fresh process, kernels cached on disk: {_range(numba)} s")
+    print(
+        f"draws + control plane: {_range([d + c for d, c in zip(draws, control, strict=True)])} s"
+    )
+
+
 def profile(case: str, no_numba: bool, top: int) -> None:
     import pstats
 
@@ -200,10 +284,13 @@ def main() -> None:
     )
     parser.add_argument("--compile", action="store_true", help="cold and warm numba cache")
     parser.add_argument("--profile", choices=sorted(CASES), help="cProfile one first run")
+    parser.add_argument("--floor", action="store_true", help="costs no data plane avoids")
     parser.add_argument("--no-numba", action="store_true", help="with --profile: plain Python")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
-    if args.profile:
+    if args.floor:
+        floor(args.repeat)
+    elif args.profile:
         profile(args.profile, args.no_numba, args.top)
     elif args.compile:
         compile_times(args.repeat)

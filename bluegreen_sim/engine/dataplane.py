@@ -238,7 +238,7 @@ class DataPlane(Serving, Outcomes):
         n_prod = len(time)
         green_share = world.listener.green_weight / 100.0
         # Always drawn, whatever the weight: common random numbers across variants.
-        rev = (rngs.routing.random(n_prod) < green_share).astype(np.int8)
+        rev = (rngs.routing.random(n_prod) < green_share).view(np.int8)  # 0/1, no copy
         if self.clients is not None:  # a sticky client goes where its cookie says
             rev = self.clients.route(time, rev, self._groups_in_service())
         kind = source = None  # production only, unless test traffic is sent
@@ -308,7 +308,8 @@ class DataPlane(Serving, Outcomes):
                 )
             )
         has = all_task >= 0
-        tk = np.where(has, all_task, 0)
+        all_have = bool(has.all())  # the common case: no 503, the task ids index as they are
+        tk = all_task if all_have else np.where(has, all_task, 0)
         if table.latency_faults:
             # faults slow the requests (and the probes, when they do a request's work)
             faulted = has if self.probe_time is None else has & (np.arange(n_all) < n_req)
@@ -325,7 +326,9 @@ class DataPlane(Serving, Outcomes):
         if order is not None:
             u_err = _take(u_err, order)
 
-        start = np.full(n_all, np.nan)
+        # every row is served when all have a target and the scan takes them all
+        served_by_scan = all_have and table.width == 1 and not lor_groups
+        start = np.empty(n_all) if served_by_scan else np.full(n_all, np.nan)
         if lor_groups:
             self._serve_least_outstanding(lor_groups, n_req, all_time, svc, all_task, start)
             has = all_task >= 0
@@ -335,7 +338,15 @@ class DataPlane(Serving, Outcomes):
             rows = has
         if table.width == 1:  # single-slot targets only
             if rows.any():
-                self._scan_single_slot(np.flatnonzero(rows), all_time, svc, all_task, start)
+                # arrivals come sorted; probes and test traffic are appended after them
+                self._scan_single_slot(
+                    np.flatnonzero(rows),
+                    all_time,
+                    svc,
+                    all_task,
+                    start,
+                    in_time_order=not probes and kind is None and not lor_groups,
+                )
         elif rows.any():
             multi = table.concurrency[tk] > 1
             single = rows & ~multi

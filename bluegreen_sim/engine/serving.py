@@ -39,17 +39,18 @@ class Serving:
         work = np.bincount(task[has], weights=svc[has], minlength=table.size)
         return work / (max(width, 1e-9) * table.concurrency[: len(work)])
 
-    def _scan_single_slot(self, rows, time, svc, task, start) -> None:
+    def _scan_single_slot(self, rows, time, svc, task, start, in_time_order=False) -> None:
         """FIFO single-server queues of all targets at once: a segmented prefix scan.
 
         Within a target, D_n = C_n + max(F, max_{j<=n}(A_j - C_{j-1})) with C the running
         sum of service times and F the time the server is free from the previous window.
+        ``in_time_order``: the caller knows ``time[rows]`` is sorted (requests only).
         """
         seg = task[rows]
         t = time[rows]
-        if seg.max() >= 32768:
+        if self.table.size >= 32768:  # task ids above int16
             order = np.lexsort((t, seg))
-        elif len(t) < 2 or bool(np.all(t[1:] >= t[:-1])):
+        elif in_time_order or len(t) < 2 or bool(np.all(t[1:] >= t[:-1])):
             # already in time order (no probes mixed in): a stable radix sort by target
             order = np.argsort(seg.astype(np.int16), kind="stable")
         else:
@@ -62,7 +63,7 @@ class Serving:
         if self._fused_scan:  # the same operations, fused: identical start times
             kernels.scan_single_slot(r, seg, time, svc, self.table.slots, start)
             return
-        a = time[r]
+        a = t[order]
         s = svc[r]
         n = len(r)
         first = np.empty(n, bool)
@@ -71,18 +72,22 @@ class Serving:
         starts = np.flatnonzero(first)
         lengths = np.diff(np.append(starts, n))
         c = np.cumsum(s)
-        c_before = np.repeat((c - s)[starts], lengths)
-        key = a - (c - c_before - s)  # A_n - C_{n-1}, within the segment
+        # key = A_n - C_{n-1} within the segment, a - ((c - c_before) - s), computed in place
+        key = c - np.repeat((c - s)[starts], lengths)
+        key -= s
+        np.subtract(a, key, out=key)
         # Offsetting each segment keeps one running max from leaking across segments.
         span = float(key.max() - key.min()) + 1.0
-        off = np.repeat(np.arange(len(starts)) * 2.0 * span, lengths)
-        key_off = key + off
+        key_off = np.repeat(np.arange(len(starts)) * 2.0 * span, lengths)
+        key_off += key
         run = np.maximum.accumulate(key_off)
         free = np.repeat(self.table.slots[seg[starts], 0], lengths)
         # wait = max(F, runmax) - key; the runmax branch is taken in the offset frame, where
         # an idle arrival gets an exact zero.
-        wait = np.maximum(run - key_off, free - key)
-        st = a + wait
+        run -= key_off
+        free -= key
+        wait = np.maximum(run, free, out=run)
+        st = np.add(a, wait, out=wait)
         start[r] = st
         last = np.append(starts[1:], n) - 1
         self.table.slots[seg[starts], 0] = st[last] + s[last]
