@@ -54,9 +54,7 @@ def test_the_model_never_imports_analysis_plots_or_the_cli(path: Path) -> None:
     assert not bad, f"{path.relative_to(PACKAGE)} imports {bad}"
 
 
-@pytest.mark.parametrize(
-    "path", sorted((PACKAGE / "scenario").rglob("*.py")), ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", sorted((PACKAGE / "scenario").rglob("*.py")), ids=lambda p: p.name)
 def test_the_scenario_imports_nothing_else_of_the_package(path: Path) -> None:
     outside = sorted(n for n in _imports(path) if not n.startswith("bluegreen_sim.scenario"))
     assert not outside, f"scenario/{path.name} imports {outside}"
