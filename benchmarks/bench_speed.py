@@ -14,6 +14,7 @@ SimPy model (``simpy_baseline.py``) is measured in the same invocation, and the 
     python benchmarks/bench_speed.py --compile       # cold and warm numba cache, first run
     python benchmarks/bench_speed.py --profile single  # cProfile of one first run (top entries)
     python benchmarks/bench_speed.py --floor         # what no data plane can go below
+    python benchmarks/bench_speed.py --worker        # later runs of one process (a sweep worker)
 
 ``--floor`` measures, each in a fresh process, three costs that bound the first run from below
 whatever the data plane does: the random numbers the run draws (the same streams, the same
@@ -219,6 +220,49 @@ print(t1 - t0, t2 - t1)
 """
 
 
+WORKER = """
+import json, sys, time
+from bluegreen_sim import simulate
+from bluegreen_sim.engine import kernels
+from bluegreen_sim.scenario import apply_overrides, scenario_from_dict
+spec = json.loads(sys.argv[1])
+sc = scenario_from_dict(apply_overrides(spec["scenario"], spec["overrides"]), "bench")
+times = []
+for i in range(3):
+    if i == 1:
+        t0 = time.perf_counter()
+        kernels.warm_up()  # what a sweep chunk does when its runs repay it
+        times.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    simulate(sc, seed=1)
+    times.append(time.perf_counter() - t0)
+print(json.dumps(times))
+"""
+
+
+def worker(repeat: int) -> None:
+    """A sweep worker's runs: the first, numba's first call, then later runs of the process."""
+    print(
+        f"{'process':10} {'case':8} {'1st run s':>10} {'numba load s':>13} "
+        f"{'2nd s':>7} {'3rd s':>7}"
+    )
+    for case in CASES:
+        overrides, _ = CASES[case]
+        spec = json.dumps({"scenario": SCENARIO, "overrides": overrides})
+        for label, env in (("numba", _env()), ("no numba", _env(BLUEGREEN_NO_NUMBA="1"))):
+            for _ in range(repeat):
+                out = subprocess.run(
+                    [sys.executable, "-c", WORKER, spec],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    cwd=ROOT,
+                    check=True,
+                ).stdout
+                t = json.loads(out.strip().splitlines()[-1])
+                print(f"{label:10} {case:8} {t[0]:>10.2f} {t[1]:>13.2f} {t[2]:>7.2f} {t[3]:>7.2f}")
+
+
 def floor(repeat: int) -> None:
     """Costs that bound a first run from below (each in a fresh process)."""
     rps, seconds = SCENARIO["load"]["rps"], 3600
@@ -285,10 +329,13 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="cold and warm numba cache")
     parser.add_argument("--profile", choices=sorted(CASES), help="cProfile one first run")
     parser.add_argument("--floor", action="store_true", help="costs no data plane avoids")
+    parser.add_argument("--worker", action="store_true", help="later runs of one process")
     parser.add_argument("--no-numba", action="store_true", help="with --profile: plain Python")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
-    if args.floor:
+    if args.worker:
+        worker(args.repeat)
+    elif args.floor:
         floor(args.repeat)
     elif args.profile:
         profile(args.profile, args.no_numba, args.top)

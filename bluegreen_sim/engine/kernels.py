@@ -213,6 +213,14 @@ def scan_single_slot(rows, seg, time, svc, slots, start):  # pragma: no cover - 
             slots[seg[i], 0] = st + svc[r]
 
 
+def ready() -> bool:
+    """Whether numba has compiled or loaded a kernel in this process already: its first-call
+    cost (about half a second, even from the on-disk cache) is then paid."""
+    return HAVE_NUMBA and any(
+        kernel.signatures for kernel in (fifo_slots, least_outstanding, scan_single_slot)
+    )
+
+
 def warm_up() -> None:
     """Compile the kernels once (numba caches them on disk for later processes)."""
     if not HAVE_NUMBA:

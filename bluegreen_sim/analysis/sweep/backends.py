@@ -25,6 +25,7 @@ from ...scenario import (
 if TYPE_CHECKING:
     pass
 
+from ...engine.dataplane import warm_up_for
 from .common import DASK_MISSING, THREAD_LIMITS
 from .grid import _seed
 from .table import _flatten
@@ -51,12 +52,13 @@ def _run_chunk(task: dict[str, Any]) -> list[dict[str, Any]]:
     runner = task["runner"] or _simulate_summary
     built: dict[int, Scenario] = {}
     rows = []
-    for run_index, point, replication, overrides in task["runs"]:
+    for i, (run_index, point, replication, overrides) in enumerate(task["runs"]):
         row: dict[str, Any] = {"run_index": run_index}
         try:
             if point not in built:
                 data = apply_overrides(task["raw"], overrides, source=task["source"])
                 built[point] = scenario_from_dict(data, task["source"], base_dir=task["base_dir"])
+                warm_up_for(built[point], len(task["runs"]) - i)
             summary = runner(built[point], _seed(task["entropy"], (replication,)))
             summary = getattr(summary, "summary", summary)
             row.update(_flatten(summary))
