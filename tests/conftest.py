@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import HealthCheck, settings
+
+# The suite does not time itself: a property that takes 300 ms on a loaded machine (a mutation
+# run, CI beside other jobs) is not a failure. Tests that set their own settings keep them.
+settings.register_profile("bluegreen", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("bluegreen")
+
 
 def exponential(mean: float) -> dict[str, Any]:
     """Exponential durations (service times) of ``mean`` seconds."""
