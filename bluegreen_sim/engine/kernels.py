@@ -60,16 +60,17 @@ def fifo_slots(times, svc, task, slots, start):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _heap_push(heap_t, heap_k, size, t, k):  # pragma: no cover - compiled
+    # sift up by moving parents into the hole: the layout of swapping, half the writes
     i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        if heap_t[parent] <= t:
+            break
+        heap_t[i] = heap_t[parent]
+        heap_k[i] = heap_k[parent]
+        i = parent
     heap_t[i] = t
     heap_k[i] = k
-    while i > 0:
-        parent = (i - 1) // 2
-        if heap_t[parent] <= heap_t[i]:
-            break
-        heap_t[parent], heap_t[i] = heap_t[i], heap_t[parent]
-        heap_k[parent], heap_k[i] = heap_k[i], heap_k[parent]
-        i = parent
     return size + 1
 
 
@@ -77,8 +78,8 @@ def _heap_push(heap_t, heap_k, size, t, k):  # pragma: no cover - compiled
 def _heap_pop(heap_t, heap_k, size):  # pragma: no cover - compiled
     k = heap_k[0]
     size -= 1
-    heap_t[0] = heap_t[size]
-    heap_k[0] = heap_k[size]
+    t = heap_t[size]  # the last element sifts down from the root, through a hole
+    last_k = heap_k[size]
     i = 0
     while True:
         left = 2 * i + 1
@@ -87,11 +88,13 @@ def _heap_pop(heap_t, heap_k, size):  # pragma: no cover - compiled
         child = left
         if left + 1 < size and heap_t[left + 1] < heap_t[left]:
             child = left + 1
-        if heap_t[i] <= heap_t[child]:
+        if t <= heap_t[child]:
             break
-        heap_t[child], heap_t[i] = heap_t[i], heap_t[child]
-        heap_k[child], heap_k[i] = heap_k[i], heap_k[child]
+        heap_t[i] = heap_t[child]
+        heap_k[i] = heap_k[child]
         i = child
+    heap_t[i] = t
+    heap_k[i] = last_k
     return k, size
 
 
@@ -125,7 +128,7 @@ def least_outstanding(
     n = times.shape[0]
     m = candidates.shape[0]
     size = state[0]
-    turn = state[1]
+    turn = state[1] % m  # the turn carried over; from here on it stays within [0, m]
     for i in range(n):
         a = times[i]
         while size > 0 and heap_t[0] <= a:
@@ -135,16 +138,20 @@ def least_outstanding(
         if probe:
             k = fixed[i]
         else:
-            pos = turn % m
+            pos = turn if turn < m else 0  # turn % m
             k = candidates[pos]
             best_n = outstanding[k]
             c = 1
+            at = pos  # (turn + c) % m, stepped without a division per candidate
             while c < m and best_n > 0:
-                cand = candidates[(turn + c) % m]
+                at += 1
+                if at == m:
+                    at = 0
+                cand = candidates[at]
                 if outstanding[cand] < best_n:
                     k = cand
                     best_n = outstanding[cand]
-                    pos = (turn + c) % m
+                    pos = at
                 c += 1
             turn = pos + 1
             age = a - since[k]
