@@ -44,3 +44,46 @@ def test_extremes_are_the_minimum_and_maximum_per_key(lat, data):
     np.maximum.at(want_high, key, lat)
     np.testing.assert_array_equal(low, want_low)
     np.testing.assert_array_equal(high, want_high)
+
+
+def test_a_process_with_numba_loaded_serves_single_slot_runs_compiled_with_the_same_results(
+    monkeypatch,
+):
+    """Once numba's kernels are loaded (a sweep worker's later runs), single-slot targets are
+    served by the compiled scan; the results are those of the numpy scan, bit for bit."""
+    import pytest
+
+    from bluegreen_sim import simulate
+    from bluegreen_sim.engine import dataplane, kernels
+    from bluegreen_sim.scenario import scenario_from_dict
+
+    if not kernels.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    sc = scenario_from_dict(
+        {
+            "duration": 120,
+            "load": {"rps": 200},
+            "service": {
+                "tasks": 4,
+                "concurrency": 1,
+                "latency": {"distribution": "exponential", "mean": 0.015},
+            },
+            "deployment": {"controller": "steps", "start": 30, "steps": [{"weight": 100}]},
+        },
+        "t",
+    )
+    init = dataplane.DataPlane.__init__
+    runs, scans = {}, []
+
+    def spy(self, world):
+        init(self, world)
+        scans.append(self._fused_scan)
+
+    monkeypatch.setattr(dataplane.DataPlane, "__init__", spy)
+    for loaded in (False, True):
+        monkeypatch.setattr(kernels, "ready", lambda loaded=loaded: loaded)
+        runs[loaded] = simulate(sc, seed=3)
+    assert scans == [False, True]
+    assert runs[True].summary == runs[False].summary
+    assert runs[True].timeline.equals(runs[False].timeline)
+    assert runs[True].metrics.equals(runs[False].metrics)
