@@ -113,7 +113,6 @@ class MetricStore:
         np.floor(bucket, out=bucket)  # faster than //, exact at edges
         key = bucket.astype(np.int64)
         b0, b1 = int(key.min()), int(key.max()) + 1
-        self._ensure(b1)
         nb = b1 - b0
         key -= b0  # (bucket - b0) * 2 + revision, in place
         key *= 2
@@ -121,8 +120,36 @@ class MetricStore:
         cat = _STATUS_INDEX[status] if category is None else category
         cell = key * 5
         cell += cat
-        c = np.bincount(cell, minlength=nb * 10).reshape(nb, 2, 5).astype(float)
-        v = self.values[b0:b1]
+        counts = np.bincount(cell, minlength=nb * 10).reshape(nb, 2, 5)
+        # TargetResponseTime: responses that came from a target (200 or 500)
+        target = cat <= 1
+        if target.all():  # the common case: no ELB error in the batch
+            k, lat, ids = key, latency, hist_ids
+        elif target.any():
+            k, lat, ids = key[target], latency[target], hist_ids[target]
+        responses = None
+        if target.any():
+            total = np.bincount(k, weights=lat, minlength=nb * 2)
+            lo_id = int(ids.min())
+            width = int(ids.max()) + 1 - lo_id
+            cell = k * width
+            cell += ids
+            cell -= lo_id
+            cells = np.bincount(cell, minlength=nb * 2 * width).reshape(nb * 2, width)
+            low, high = _extremes(cells, lo_id, k, ids, lat)
+            responses = (total, cells, lo_id, low, high)
+        self.add_counts(b0, counts, responses)
+
+    def add_counts(self, b0: int, counts: np.ndarray, responses: tuple | None) -> None:
+        """Add one batch's tables from bucket ``b0`` on: ``counts[bucket, revision, status]``
+        (status as an index into 200, 500, 502, 503, 504) and, when some response came from a
+        target, ``responses = (total, cells, lowest id, minima, maxima)``: per (bucket,
+        revision) key the latency sum, the histogram cells from the lowest bucket id on, and
+        the extreme latencies."""
+        nb = len(counts)
+        self._ensure(b0 + nb)
+        c = counts.astype(float)
+        v = self.values[b0 : b0 + nb]
         # per target group: 503s never chose a target, so they are no RequestCount
         v[:, 1:, _C["RequestCount"]] += c.sum(axis=2) - c[:, :, 3]
         v[:, 1:, _C["HTTPCode_Target_2XX_Count"]] += c[:, :, 0]
@@ -135,41 +162,29 @@ class MetricStore:
         v[:, LB, _C["HTTPCode_ELB_502_Count"]] += lb[:, 2]
         v[:, LB, _C["HTTPCode_ELB_503_Count"]] += lb[:, 3]
         v[:, LB, _C["HTTPCode_ELB_504_Count"]] += lb[:, 4]
-        # TargetResponseTime: responses that came from a target (200 or 500)
-        target = cat <= 1
-        if target.all():  # the common case: no ELB error in the batch
-            k, lat, ids = key, latency, hist_ids
-        elif target.any():
-            k, lat, ids = key[target], latency[target], hist_ids[target]
-        if target.any():
-            n = c[:, :, 0] + c[:, :, 1]  # responses from a target, per (bucket, revision)
-            total = np.bincount(k, weights=lat, minlength=nb * 2).reshape(nb, 2)
-            cells, lo_id = self._add_histograms(b0, nb, k, ids)
-            lo, hi = _extremes(cells, lo_id, k, ids, lat)
-            lo, hi = lo.reshape(nb, 2), hi.reshape(nb, 2)
-            for dim, sl in ((BLUE_TG, 0), (GREEN_TG, 1)):
-                v[:, dim, _TRT_N] += n[:, sl]
-                v[:, dim, _TRT_SUM] += total[:, sl]
-                v[:, dim, _TRT_MIN] = np.minimum(v[:, dim, _TRT_MIN], lo[:, sl])
-                v[:, dim, _TRT_MAX] = np.maximum(v[:, dim, _TRT_MAX], hi[:, sl])
-            v[:, LB, _TRT_N] += n.sum(axis=1)
-            v[:, LB, _TRT_SUM] += total.sum(axis=1)
-            v[:, LB, _TRT_MIN] = np.minimum(v[:, LB, _TRT_MIN], lo.min(axis=1))
-            v[:, LB, _TRT_MAX] = np.maximum(v[:, LB, _TRT_MAX], hi.max(axis=1))
+        if responses is None:
+            return
+        total, cells, lo_id, low, high = responses
+        n = c[:, :, 0] + c[:, :, 1]  # responses from a target, per (bucket, revision)
+        total = total.reshape(nb, 2)
+        lo, hi = low.reshape(nb, 2), high.reshape(nb, 2)
+        for dim, sl in ((BLUE_TG, 0), (GREEN_TG, 1)):
+            v[:, dim, _TRT_N] += n[:, sl]
+            v[:, dim, _TRT_SUM] += total[:, sl]
+            v[:, dim, _TRT_MIN] = np.minimum(v[:, dim, _TRT_MIN], lo[:, sl])
+            v[:, dim, _TRT_MAX] = np.maximum(v[:, dim, _TRT_MAX], hi[:, sl])
+        v[:, LB, _TRT_N] += n.sum(axis=1)
+        v[:, LB, _TRT_SUM] += total.sum(axis=1)
+        v[:, LB, _TRT_MIN] = np.minimum(v[:, LB, _TRT_MIN], lo.min(axis=1))
+        v[:, LB, _TRT_MAX] = np.maximum(v[:, LB, _TRT_MAX], hi.max(axis=1))
+        self._keep_cells(b0, nb, cells, lo_id)
 
-    def _add_histograms(
-        self, b0: int, nb: int, key: np.ndarray, ids: np.ndarray
-    ) -> tuple[np.ndarray, int]:
-        """Keep the nonzero cells of the (10 s bucket, revision, latency bucket) counts; return
-        the cells as a (key, id - lowest id) table, and the lowest id."""
-        lo = int(ids.min())
-        width = int(ids.max()) + 1 - lo
-        cell = key * width
-        cell += ids
-        cell -= lo
-        cells = np.bincount(cell, minlength=nb * 2 * width)
-        codes = np.flatnonzero(cells)
-        counts = cells[codes]
+    def _keep_cells(self, b0: int, nb: int, cells: np.ndarray, lo: int) -> None:
+        """Keep the nonzero cells of the (10 s bucket, revision, latency bucket) counts."""
+        width = cells.shape[1]
+        flat = cells.reshape(-1)
+        codes = np.flatnonzero(flat)
+        counts = flat[codes]
         code_type = np.uint32 if nb * 2 * width < 2**32 else np.int64
         count_type = np.uint32 if counts.max() < 2**32 else np.int64
         if self.hist_batches:
@@ -179,7 +194,6 @@ class MetricStore:
             (b0, b0 + nb, lo, width, codes.astype(code_type), counts.astype(count_type))
         )
         self._hist_ends.append(b0 + nb)
-        return cells.reshape(nb * 2, width), lo
 
     def sample_hosts(self, t0: float, t1: float, counts: list[tuple[int, int]]) -> None:
         """Record the (healthy, unhealthy) counts per target group in force over [t0, t1)."""

@@ -9,6 +9,7 @@ same order, so results are identical with and without numba; only the speed diff
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -218,6 +219,117 @@ def scan_single_slot(rows, seg, time, svc, slots, start):  # pragma: no cover - 
         start[r] = st
         if i == n - 1 or seg[i + 1] != seg[i]:
             slots[seg[i], 0] = st + svc[r]
+
+
+@njit(cache=True, nogil=True)
+def latency_buckets(
+    resp,
+    arrival,
+    status,
+    status_index,
+    inv_low_ms,
+    inv_log_ratio,
+    edge_above,
+    edge_below,
+    lat,
+    ids,
+    cat,
+):  # pragma: no cover - compiled
+    """First pass of the compiled finalisation: each response's latency, histogram bucket
+    (``recorder.bucket_ids``: the same guess and one-step correction, so the same bucket) and
+    status category; returns the bucket range of all rows and of target responses
+    (categories 0-1), and the earliest and latest response."""
+    n = resp.shape[0]
+    top = edge_above.shape[0] - 1  # HIST_BUCKETS
+    lo, hi, t_lo, t_hi = top, -1, top, -1
+    first, last = np.inf, -np.inf
+    for i in range(n):
+        r = resp[i]
+        x = r - arrival[i]
+        lat[i] = x
+        ms = x * 1000.0
+        if ms == 0.0:
+            b = 0
+        else:
+            # clipped before the floor (the same bucket as flooring first), so that no
+            # infinity reaches the integer conversion
+            guess = math.log(ms * inv_low_ms) * inv_log_ratio
+            if guess < -1.0:
+                guess = -1.0
+            elif guess > top - 1.0:
+                guess = top - 1.0
+            b = int(math.floor(guess)) + 1
+            if ms >= edge_above[b]:
+                b += 1
+            if ms < edge_below[b]:
+                b -= 1
+            if b < 1:
+                b = 1
+            elif b > top - 1:
+                b = top - 1
+        ids[i] = b
+        c = status_index[status[i]]
+        cat[i] = c
+        if b < lo:
+            lo = b
+        if b > hi:
+            hi = b
+        if c <= 1:
+            if b < t_lo:
+                t_lo = b
+            if b > t_hi:
+                t_hi = b
+        if r < first:
+            first = r
+        if r > last:
+            last = r
+    return lo, hi, t_lo, t_hi, first, last
+
+
+@njit(cache=True, nogil=True)
+def finalise_tables(
+    resp,
+    lat,
+    ids,
+    cat,
+    rev,
+    s0,
+    lo,
+    width,
+    sec_counts,
+    sec_lat,
+    sec_hist,
+    b0,
+    res,
+    t_lo,
+    t_width,
+    m_counts,
+    m_total,
+    m_cells,
+    m_low,
+    m_high,
+):  # pragma: no cover - compiled
+    """Second pass: the per-second tables of the recorder and the 10-second tables of the
+    metric store, as the numpy path's bincounts build them (sums in row order)."""
+    for i in range(resp.shape[0]):
+        r = resp[i]
+        g = rev[i]
+        c = cat[i]
+        x = lat[i]
+        b = ids[i]
+        sk = (int(math.floor(r)) - s0) * 2 + g
+        sec_counts[sk * 5 + c] += 1
+        sec_lat[sk] += x
+        sec_hist[sk * width + b - lo] += 1
+        mk = (int(math.floor(r / res)) - b0) * 2 + g
+        m_counts[mk * 5 + c] += 1
+        if c <= 1:
+            m_total[mk] += x
+            m_cells[mk * t_width + b - t_lo] += 1
+            if x < m_low[mk]:
+                m_low[mk] = x
+            if x > m_high[mk]:
+                m_high[mk] = x
 
 
 def ready() -> bool:
