@@ -389,9 +389,9 @@ class DataPlane(Serving, Outcomes):
         # Probes: results go to their checkers.
         if probes:
             fail = rngs.hooks.random(len(probes)) < cols["probe_failure"][all_task[n_req:]]
-            for i, p in enumerate(probes):
-                p.finish = float(finish[n_req + i])
-                p.failed_draw = bool(fail[i])
+            for p, f, failed in zip(probes, finish[n_req:].tolist(), fail.tolist(), strict=True):
+                p.finish = f
+                p.failed_draw = failed
                 p.served = True
                 if not p.deferred:
                     p.done.succeed()

@@ -37,11 +37,11 @@ class Probe:
         self, env: simpy.Environment, time: float, task: Task, timeout: float, deferred: bool
     ):
         self.time, self.task, self.timeout = time, task, timeout
-        self.done = simpy.Event(env)
+        # deferred: nobody waits on ``done`` (there is none); the checker reads the outcome later
+        self.done = None if deferred else simpy.Event(env)
         self.finish = math.inf
         self.failed_draw = False
         self.served = False
-        # deferred: nobody waits on ``done``; the checker reads the outcome later
         self.deferred = deferred
 
     def _end(self) -> float:
