@@ -191,3 +191,38 @@ def test_finalising_up_to_a_second_takes_the_responses_before_it_and_no_later_on
     Outcomes.finalize(plane, 31.0)
     assert recorded[1]["response"].tolist() == [30.0, 30.2]
     assert plane.pending["finish"].tolist() == [31.0]
+
+
+def test_a_task_not_yet_answering_and_a_stopped_task_both_refuse_at_once():
+    """A request that reaches a task before its application answers (ALB failing open to a
+    starting task) is refused at its arrival with an ELB 502, as is one that reaches a task
+    after it stopped; requests to an answering task keep their own outcome."""
+    from types import SimpleNamespace
+
+    from bluegreen_sim.engine.dataplane import DataPlane
+
+    plane = SimpleNamespace(
+        idle_timeout=60.0,
+        table=SimpleNamespace(
+            # task 0 stops at 50 s; task 1 answers from 20 s; task 2 is plain
+            columns={
+                "stop_at": np.array([50.0, np.inf, np.inf]),
+                "ready_at": np.array([0.0, 20.0, 0.0]),
+            },
+            size=3,
+            start_delays=True,
+        ),
+    )
+    rows = [
+        (10.0, 12.0, 1, 200),  # starting: refused at 10
+        (25.0, 26.0, 1, 500),  # answering by then: its own 500 at 26
+        (55.0, 56.0, 0, 200),  # task stopped at 50: refused at 55
+        (40.0, 45.0, 0, 200),  # before the stop: 200 at 45
+        (40.0, 52.0, 0, 200),  # in flight at the stop: cut, 502 at 50
+        (10.0, 11.0, 2, 200),  # plain: 200 at 11
+    ]
+    a, f, t, s = (np.array(c) for c in zip(*rows, strict=True))
+    pending = {"arrival": a, "finish": f, "task": t, "status": s.astype(np.int16)}
+    resp, status = DataPlane.outcomes(plane, pending)
+    assert status.tolist() == [502, 500, 502, 200, 502, 200]
+    assert resp.tolist() == [10.0, 26.0, 55.0, 45.0, 50.0, 11.0]
