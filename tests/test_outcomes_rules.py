@@ -1,7 +1,8 @@
 """Outcomes and their finalisation, as rules: what a request becomes, and when it is recorded.
 
 A target slower than the idle timeout gives a 504 at the timeout, and a response at exactly the
-timeout is in time, whether or not a task has stopped (the two paths of ``outcomes``). Alarms,
+timeout is in time, whether or not a task has stopped (the two paths of ``outcomes``); a task
+whose application does not answer yet refuses at once, as a stopped one does. Alarms,
 hooks and the data plane finalise pending requests up to "now" whenever they need fresh
 outcomes: two readers at the same instant, or a reader with nothing pending, leave the counts as
 one reader would, and each second is recorded in one piece. Test-listener requests report their
