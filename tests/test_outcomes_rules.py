@@ -217,6 +217,7 @@ def test_a_task_not_yet_answering_and_a_stopped_task_both_refuse_at_once():
     rows = [
         (10.0, 12.0, 1, 200),  # starting: refused at 10
         (25.0, 26.0, 1, 500),  # answering by then: its own 500 at 26
+        (20.0, 21.0, 1, 200),  # arrives the instant the application answers: served, 200 at 21
         (55.0, 56.0, 0, 200),  # task stopped at 50: refused at 55
         (40.0, 45.0, 0, 200),  # before the stop: 200 at 45
         (40.0, 52.0, 0, 200),  # in flight at the stop: cut, 502 at 50
@@ -225,5 +226,5 @@ def test_a_task_not_yet_answering_and_a_stopped_task_both_refuse_at_once():
     a, f, t, s = (np.array(c) for c in zip(*rows, strict=True))
     pending = {"arrival": a, "finish": f, "task": t, "status": s.astype(np.int16)}
     resp, status = DataPlane.outcomes(plane, pending)
-    assert status.tolist() == [502, 500, 502, 200, 502, 200]
-    assert resp.tolist() == [10.0, 26.0, 55.0, 45.0, 50.0, 11.0]
+    assert status.tolist() == [502, 500, 200, 502, 200, 502, 200]
+    assert resp.tolist() == [10.0, 26.0, 21.0, 55.0, 45.0, 50.0, 11.0]
