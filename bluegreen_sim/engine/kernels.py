@@ -1,10 +1,13 @@
-"""The data plane's per-request loops: multi-slot FIFO queues and least-outstanding routing.
+"""The data plane's per-request loops, compiled by numba when it is installed.
 
-Both depend on the queue state request by request, so they have no prefix-scan form. They are
-written once, in plain Python over numpy arrays, and compiled by numba when it is installed
-(``pip install 'bluegreen-sim[fast]'``): the same code, the same floating-point operations in the
-same order, so results are identical with and without numba; only the speed differs (about
-50× for these loops). ``BLUEGREEN_NO_NUMBA=1`` forces the plain-Python path.
+Multi-slot FIFO queues and least-outstanding routing depend on the queue state request by
+request, so they have no prefix-scan form. The single-slot scan and the finalisation passes
+(``latency_buckets``, ``finalise_tables``) do have a numpy form; their compiled versions are
+used once numba is loaded anyway (:func:`ready`), because numba's first call in a process costs
+about half a second. Each is written once, in plain Python over numpy arrays, and compiled
+(``pip install 'bluegreen-sim[fast]'``): the same floating-point operations in the same order,
+so results are identical with and without numba; only the speed differs (about 50× for the
+loops). ``BLUEGREEN_NO_NUMBA=1`` forces the plain-Python path.
 """
 
 from __future__ import annotations
