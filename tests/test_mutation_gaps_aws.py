@@ -15,6 +15,7 @@ import pytest
 from conftest import constant, health_checks, service
 
 from bluegreen_sim.aws.alarms import Alarm
+from bluegreen_sim.aws.fargate import circuit_breaker_threshold
 from bluegreen_sim.aws.metrics import COUNTS, DIMENSIONS, MetricStore, metrics_frame
 from bluegreen_sim.aws.statistics import hist_bucket
 from bluegreen_sim.engine.simulation import simulate
@@ -548,3 +549,59 @@ def test_the_metrics_frame_is_every_reported_datapoint_of_every_period():
     assert (0.0, "blue", "HTTPCode_ELB_503_Count", "Sum") not in got
     assert (0.0, "load_balancer", "HealthyHostCount", "Average") not in got
     assert (60.0, "green", "TargetResponseTime", "Average") not in got
+
+
+def _blue_stop(stop_timeout: float, *, busy: bool):
+    """One blue task, drained with no deregistration delay as green takes all traffic."""
+    raw = {
+        "duration": 300,
+        # busy: a 50-s request every 10 s, so blue holds queued work when it is drained
+        "load": {"rps": 0.1 if busy else 0.0001, "arrivals": "uniform"},
+        "service": {
+            "tasks": 1,
+            "concurrency": 1,
+            "latency": constant(50 if busy else 0.01),
+            "startup": constant(10),
+            "stop_timeout": stop_timeout,
+        },
+        "green": {"latency": constant(0.01)},
+        "load_balancer": {
+            "health_check": health_checks(10, healthy_threshold=2),
+            "deregistration_delay": 0,
+        },
+        "deployment": {"controller": "steps", "start": 0, "steps": [{"weight": 100}]},
+    }
+    res = simulate(scenario_from_dict(raw), seed=1, record_requests=True)
+    ev = res.events
+    blue = ev[ev["detail"].str.startswith("blue-1")]
+    drained = blue[blue["event"] == "target deregistered"]["time_s"].iloc[0]
+    stopping = blue[blue["event"] == "task stopping"]
+    stopped = blue[blue["event"] == "task stopped"]["time_s"].iloc[0]
+    # one at a time, back to back from the first: its accepted work ends 50 s per request later
+    req = res.requests
+    on_blue = req[req["task"] == "blue-1"]
+    work_done = on_blue["start_s"].min() + 50 * len(on_blue) if busy else None
+    return drained, stopping, stopped, work_done
+
+
+def test_a_drained_task_gets_sigterm_and_exits_when_idle_or_at_the_stop_timeout():
+    # work left: SIGTERM, then killed at the stop timeout...
+    drained, stopping, stopped, work_done = _blue_stop(2, busy=True)
+    assert work_done > drained + 2
+    assert list(zip(stopping["source"], stopping["time_s"], stopping["detail"], strict=True)) == [
+        ("ecs", drained, "blue-1: SIGTERM, stop timeout 2s")
+    ]
+    assert stopped == drained + 2
+    # ...or exits as soon as its work is done, if that comes first
+    drained, stopping, stopped, work_done = _blue_stop(120, busy=True)
+    assert len(stopping) == 1 and drained < work_done < drained + 120
+    assert stopped == pytest.approx(work_done, abs=0.05)  # and a few 5-ms probes between
+    # nothing left to do: it stops at once, no SIGTERM wait
+    drained, stopping, stopped, _ = _blue_stop(2, busy=False)
+    assert stopping.empty and stopped == drained
+
+
+@pytest.mark.parametrize("desired", [400, 401, 402, 1000])
+def test_the_circuit_breaker_threshold_is_at_most_200(desired):
+    # BOUNDED_PERCENT 50: clamp(ceil(0.5 x desired), 3, 200) (ECS API)
+    assert circuit_breaker_threshold(desired) == 200
