@@ -605,3 +605,25 @@ def test_a_drained_task_gets_sigterm_and_exits_when_idle_or_at_the_stop_timeout(
 def test_the_circuit_breaker_threshold_is_at_most_200(desired):
     # BOUNDED_PERCENT 50: clamp(ceil(0.5 x desired), 3, 200) (ECS API)
     assert circuit_breaker_threshold(desired) == 200
+
+
+def test_green_tasks_stopped_for_failing_their_checks_count_for_the_circuit_breaker():
+    # Green never passes a health check: ECS stops the unhealthy tasks (replacement first, then
+    # one by one when maximumPercent leaves no room), and each is a failed launch (ECS API).
+    raw = {
+        "duration": 900,
+        "load": {"rps": 5},
+        "service": service(2, mean=0.01, startup=10),
+        "load_balancer": {
+            "health_check": health_checks(10, healthy_threshold=2),
+            "deregistration_delay": 10,
+        },
+        "deployment": {"controller": "ecs", "start": 0, "bake_time": "2m"},
+        "faults": [{"kind": "health_check", "after": "green_running", "at": 0}],
+    }
+    res = simulate(scenario_from_dict(raw), seed=1)
+    s = res.summary
+    assert s["outcome"] == "ROLLED_BACK"
+    assert s["outcome_reason"] == "circuit breaker: 3 failed task(s) (threshold 3)"
+    counted = res.events[res.events["event"] == "circuit breaker count"]
+    assert list(counted["detail"].str.extract(r"(\d)/3")[0]) == ["1", "2", "3"]
