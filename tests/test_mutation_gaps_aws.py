@@ -206,17 +206,22 @@ def test_each_fault_is_reported_numbered_with_its_revisions_and_parameters():
             {"kind": "latency", "revision": "blue", "at": 90, "multiply": 3, "add": 0.1},
             {"kind": "crash", "revision": "blue", "at": 120},
             {"kind": "crash_loop", "revision": "blue", "at": 180, "uptime": constant(5)},
+            {"kind": "health_check", "revision": "blue", "at": 200, "probability": 0.001},
+            {"kind": "slow_leak", "revision": "blue", "at": 210, "growth": 0.1, "fraction": 0.5},
         ],
     }
     res = simulate(scenario_from_dict(raw), seed=1)
     started = _events(res, "fault", "fault started")
-    assert list(started["time_s"]) == [30, 60, 90, 120, 180]
-    d = list(started["detail"])
-    assert d[0].startswith("#1 error_rate on blue: error rate 50.0%")
-    assert d[1].startswith("#2 dependency_outage on blue/green: error rate 20.0%")
-    assert d[2].startswith("#3 latency on blue: latency ×3 +100ms")
-    assert d[3].startswith("#4 crash on blue") and d[4].startswith("#5 crash_loop on blue")
-    assert not any("latency" in text for k, text in enumerate(d) if k != 2)
+    assert list(started["time_s"]) == [30, 60, 90, 120, 180, 200, 210]
+    assert list(started["detail"]) == [
+        "#1 error_rate on blue: error rate 50.0%",
+        "#2 dependency_outage on blue/green: error rate 20.0%",
+        "#3 latency on blue: latency ×3 +100ms",
+        "#4 crash on blue",
+        "#5 crash_loop on blue",
+        "#6 health_check on blue: probes fail with p=0.001",
+        "#7 slow_leak on blue: +100ms per minute of age, 50% of tasks",
+    ]
     ended = _events(res, "fault", "fault ended")
     assert list(zip(ended["time_s"], ended["detail"], strict=True)) == [
         (90, "#1 error_rate on blue"),
@@ -627,3 +632,70 @@ def test_green_tasks_stopped_for_failing_their_checks_count_for_the_circuit_brea
     assert s["outcome_reason"] == "circuit breaker: 3 failed task(s) (threshold 3)"
     counted = res.events[res.events["event"] == "circuit breaker count"]
     assert list(counted["detail"].str.extract(r"(\d)/3")[0]) == ["1", "2", "3"]
+
+
+# -- faults: an outside listener change -----------------------------------------------------
+
+
+def _listener_reset(step_pause: str, **fault) -> dict:
+    """Steps 50 % then 100 %; an outside change resets the rule to blue 20 s after the first."""
+    return {
+        "duration": 300,
+        "load": {"rps": 10, "arrivals": "uniform"},
+        "service": service(2, mean=0.01, startup=10),
+        "load_balancer": {"health_check": health_checks(10, healthy_threshold=2)},
+        "deployment": {
+            "controller": "steps",
+            "start": 0,
+            "steps": [{"weight": 50, "pause": step_pause}, {"weight": 100}],
+        },
+        "faults": [
+            {"kind": "listener_reset", "after": "production_traffic", "at": 20, **fault},
+        ],
+    }
+
+
+def _shifts(result):
+    ev = _events(result, "alb", "production traffic shifted")
+    return list(zip(ev["time_s"], ev["detail"], strict=True))
+
+
+def test_a_listener_reset_is_reported_and_undone_when_it_ends_if_nobody_moved_the_rule():
+    res = simulate(scenario_from_dict(_listener_reset("5m", duration=30)), seed=1)
+    first = _shifts(res)[0][0]
+    assert _shifts(res) == [
+        (first, "green 50% / blue 50% (step 1)"),
+        (first + 20, "green 0% / blue 100% (outside change, fault #1 listener_reset)"),
+        (
+            first + 50,
+            "green 50% / blue 50% (listener rule restored after fault #1 listener_reset)",
+        ),
+    ]
+    faults = _events(res, "fault")
+    assert list(zip(faults["time_s"], faults["event"], faults["detail"], strict=True)) == [
+        (first + 20, "fault started", "#1 listener_reset: listener rule reset to green 0%"),
+        (first + 50, "fault ended", "#1 listener_reset"),
+    ]
+
+
+def test_a_listener_reset_is_not_undone_over_a_change_the_controller_made_meanwhile():
+    # the controller's next step (100 %) comes 10 s into the 30-s reset: it stays
+    res = simulate(scenario_from_dict(_listener_reset("30s", duration=30)), seed=1)
+    shifts = _shifts(res)
+    first = shifts[0][0]
+    assert [(t - first, d.split(" (")[0]) for t, d in shifts] == [
+        (0, "green 50% / blue 50%"),
+        (20, "green 0% / blue 100%"),
+        (30, "green 100% / blue 0%"),
+    ]
+
+
+def test_a_delayed_listener_change_keeps_its_reason():
+    raw = _listener_reset("5m")
+    raw["load_balancer"]["listener_change_delay"] = 5
+    raw["faults"] = []
+    res = simulate(scenario_from_dict(raw), seed=1)
+    requested = _events(res, "alb", "listener change requested")
+    shifts = _shifts(res)
+    assert [t + 5 for t in requested["time_s"]] == [t for t, _ in shifts]
+    assert shifts[0][1] == "green 50% / blue 50% (step 1)"
