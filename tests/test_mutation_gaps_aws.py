@@ -699,3 +699,23 @@ def test_a_delayed_listener_change_keeps_its_reason():
     shifts = _shifts(res)
     assert [t + 5 for t in requested["time_s"]] == [t for t, _ in shifts]
     assert shifts[0][1] == "green 50% / blue 50% (step 1)"
+
+
+def test_a_task_still_starting_when_its_task_set_is_removed_stops_for_that_reason():
+    # Blue's tasks crash just before the shift; their replacements take a minute to start,
+    # so blue is removed while they are still starting: they stop at once, and say why.
+    raw = {
+        "duration": 300,
+        "load": {"rps": 5},
+        "service": service(2, mean=0.01, startup=10),
+        "blue": {"startup": constant(60)},
+        "load_balancer": {"health_check": health_checks(10, healthy_threshold=2)},
+        "deployment": {"controller": "steps", "start": 60, "steps": [{"weight": 100}]},
+        "faults": [{"kind": "crash", "revision": "blue", "after": "deployment_start", "at": 5}],
+    }
+    res = simulate(scenario_from_dict(raw), seed=1)
+    full = res.summary["full_traffic_s"]
+    stopped = _events(res, "ecs", "task stopped")
+    starting = stopped[stopped["detail"].str.match(r"blue-[34]:")]
+    assert list(starting["time_s"]) == [full, full]
+    assert list(starting["detail"]) == ["blue-3: replaced by green", "blue-4: replaced by green"]
