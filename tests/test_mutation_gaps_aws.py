@@ -579,7 +579,8 @@ def _blue_stop(stop_timeout: float, *, busy: bool):
     res = simulate(scenario_from_dict(raw), seed=1, record_requests=True)
     ev = res.events
     blue = ev[ev["detail"].str.startswith("blue-1")]
-    drained = blue[blue["event"] == "target deregistered"]["time_s"].iloc[0]
+    deregistered = blue[(blue["source"] == "alb") & (blue["event"] == "target deregistered")]
+    drained = deregistered["time_s"].iloc[0]
     stopping = blue[blue["event"] == "task stopping"]
     stopped = blue[blue["event"] == "task stopped"]["time_s"].iloc[0]
     # one at a time, back to back from the first: its accepted work ends 50 s per request later
