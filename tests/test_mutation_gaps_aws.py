@@ -720,3 +720,34 @@ def test_a_task_still_starting_when_its_task_set_is_removed_stops_for_that_reaso
     starting = stopped[stopped["detail"].str.match(r"blue-[34]:")]
     assert list(starting["time_s"]) == [full, full]
     assert list(starting["detail"]) == ["blue-3: replaced by green", "blue-4: replaced by green"]
+
+
+def test_a_rolling_rollback_stops_the_tasks_still_starting_at_once():
+    # Every new task crashes 5 s after it runs; the first crash trips the breaker (count 1)
+    # while the replacements are still starting: the rollback stops them there and then.
+    raw = {
+        "duration": 300,
+        "load": {"rps": 5},
+        "service": {
+            **service(4, mean=0.01, startup=10),
+            "minimum_healthy_percent": 100,
+            "maximum_percent": 200,
+        },
+        "green": {"startup": constant(60)},
+        "load_balancer": {"health_check": health_checks(10, healthy_threshold=2)},
+        "deployment": {
+            "controller": "ecs",
+            "strategy": "ROLLING",
+            "start": 0,
+            "circuit_breaker": {"threshold": {"type": "COUNT", "value": 1}},
+        },
+        "faults": [{"kind": "crash_loop", "revision": "green", "uptime": constant(5)}],
+    }
+    res = simulate(scenario_from_dict(raw), seed=1)
+    assert res.summary["outcome"] == "ROLLED_BACK"
+    ev = _green(_events(res, "ecs"))
+    names = ev["detail"].str.extract(r"^(green-\d+)")[0]
+    ran = set(names[ev["event"] == "task running"])
+    never = ev[~names.isin(ran) & (ev["event"] == "task stopped")]
+    crashed = ev[ev["detail"].str.contains("crash loop")]["time_s"].min()
+    assert len(never) == 4 and (never["time_s"] == crashed).all()
