@@ -751,3 +751,4 @@ def test_a_rolling_rollback_stops_the_tasks_still_starting_at_once():
     never = ev[~names.isin(ran) & (ev["event"] == "task stopped")]
     crashed = ev[ev["detail"].str.contains("crash loop")]["time_s"].min()
     assert len(never) == 4 and (never["time_s"] == crashed).all()
+    assert never["detail"].str.endswith(": replaced (rolling update)").all()  # and say why
