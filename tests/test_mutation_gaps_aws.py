@@ -416,7 +416,8 @@ def _latency_store(batches, horizon: float = 600.0) -> MetricStore:
 def test_host_counts_are_the_statistics_of_the_samples_per_target_group():
     store = MetricStore(600.0)
     # one sample per window: blue (healthy, unhealthy), green (healthy, unhealthy)
-    samples = [((3, 0), (0, 2))] * 4 + [((2, 1), (1, 1))] * 6 + [((4, 0), (2, 0))] * 2
+    # (the counts change inside the 10-s buckets [10, 20) and [40, 50))
+    samples = [((3, 0), (0, 2))] * 3 + [((2, 1), (1, 1))] * 6 + [((4, 0), (2, 0))] * 3
     for k, counts in enumerate(samples):
         store.sample_hosts(5.0 * k, 5.0 * k + 5, list(counts))
     blue, green = 1, 2
@@ -438,9 +439,10 @@ def test_host_counts_are_the_statistics_of_the_samples_per_target_group():
             assert store.datapoint(metric, dim, "p90", 0, 60) == pytest.approx(x.mean())
             # the minutes before and after the samples have none: missing
             assert store.datapoint(metric, dim, "Average", 60, 120) is None
-    # per 10-s bucket: the windows of [20, 30) hold blue's (2, 1) only
-    assert store.datapoint("HealthyHostCount", blue, "Maximum", 20, 30) == 2
-    assert store.datapoint("HealthyHostCount", blue, "SampleCount", 20, 30) == 2
+    # per 10-s bucket: [10, 20) holds one window of (3, 0) and one of (2, 1)
+    assert store.datapoint("HealthyHostCount", blue, "Sum", 10, 20) == 5
+    assert store.datapoint("HealthyHostCount", blue, "SampleCount", 10, 20) == 2
+    assert store.datapoint("UnHealthyHostCount", blue, "Maximum", 20, 30) == 1
 
 
 STATS = ("Average", "Minimum", "Maximum", "Sum", "SampleCount")
