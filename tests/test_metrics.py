@@ -3,6 +3,8 @@ not-reported-when-zero rule, statistics, the metric-math ratio, and alarms evalu
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from conftest import health_checks, service
@@ -27,7 +29,13 @@ RATIO_ALARM = {
 }
 
 
-@pytest.fixture(scope="module")
+def _scope(fixture_name: str, config: pytest.Config) -> str:
+    # mutmut runs, for a mutant, only the tests that called its function; a module fixture
+    # calls the model during the first test only, which would hide the others from mutmut.
+    return "function" if os.environ.get("MUTANT_UNDER_TEST") else "module"
+
+
+@pytest.fixture(scope=_scope)
 def run():
     sc = scenario_from_dict(
         {
