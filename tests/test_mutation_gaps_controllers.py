@@ -1,0 +1,343 @@
+"""The controllers' rules that mutation testing found untested (mutation/README.md).
+
+One rule per test: a probe's verdict (error rate and p99 against its limits, the listener it
+goes through); the ECS schedule's errors and counts; the event names of each controller's
+lifecycle (AWS's names, which the plots and the narration read) and its closing event, which
+says why; when monitors start and stop; alarms watched from the instant they are. The
+end-to-end runs are small (a few tasks, minutes of simulated time).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from conftest import health_checks, service
+
+from bluegreen_sim import simulate
+from bluegreen_sim.aws.controllers.ecs import ecs_shift_schedule, linear_step_count
+from bluegreen_sim.aws.controllers.hooks import _probe
+from bluegreen_sim.scenario import HookSpec, scenario_from_dict
+
+# -- a probe's verdict --------------------------------------------------------------------
+
+
+class _FakeSource:
+    finished = "finished"  # what the probe waits for; never looked at here
+
+    def __init__(self, status, latency, revision):
+        self._results = (np.asarray(status), np.asarray(latency), np.asarray(revision))
+
+    def results(self):
+        return self._results
+
+
+def _verdict(spec: HookSpec, *, status, latency, revision=None, test_listener=True, routed=True):
+    """Run the probe against a fake data plane that answers ``status`` and ``latency``;
+    return its HookResult and the listener the probe asked for."""
+    sent = {}
+    revision = np.ones(len(status), int) if revision is None else revision
+
+    def send_test_traffic(times, via):
+        sent["times"], sent["via"] = times, via
+        return _FakeSource(status, latency, revision)
+
+    world = SimpleNamespace(
+        listener=SimpleNamespace(has_test_listener=test_listener, test_traffic_to_green=routed),
+        dataplane=SimpleNamespace(computed_until=30.0, send_test_traffic=send_test_traffic),
+    )
+    probe = _probe(world, spec)
+    next(probe)  # waits for the source to finish
+    with pytest.raises(StopIteration) as done:
+        probe.send(None)
+    return done.value.value, sent
+
+
+def _probe_spec(**fields):
+    return HookSpec(kind="probe", requests=100, rate=10, **fields)
+
+
+@pytest.mark.parametrize(("errors", "ok"), [(0, True), (3, True), (4, False), (100, False)])
+def test_a_probe_fails_when_its_error_rate_exceeds_the_limit(errors, ok):
+    status = np.array([500] * errors + [200] * (100 - errors))
+    result, sent = _verdict(
+        _probe_spec(max_error_rate=0.03), status=status, latency=np.full(100, 0.01)
+    )
+    # 3 % is the limit itself: not exceeded
+    assert result.ok is ok
+    assert result.status == ("Succeeded" if ok else "Failed")  # CodeDeploy's status values
+    # 100 requests from the data plane's present at ``rate`` per second
+    assert sent["times"][0] == 30.0 and np.allclose(np.diff(sent["times"]), 0.1)
+
+
+def test_a_probes_p99_is_the_99th_percentile_not_the_maximum_and_the_limit_is_allowed():
+    latency = np.concatenate((np.full(98, 0.010), [0.100, 1.0]))
+    status = np.full(100, 200)
+    p99 = float(np.percentile(latency, 99))
+    assert 0.100 < p99 < 1.0
+    for limit, ok in [(0.5, True), (p99, True), (np.nextafter(p99, 0), False), (0.05, False)]:
+        result, _ = _verdict(_probe_spec(max_p99=limit), status=status, latency=latency)
+        assert result.ok is ok, limit
+    # without a p99 limit latency does not matter
+    assert _verdict(_probe_spec(), status=status, latency=latency * 100)[0].ok
+
+
+@pytest.mark.parametrize(
+    ("test_listener", "routed", "via"),
+    [(True, True, "test"), (True, False, "production"), (False, True, "production")],
+)
+def test_a_probe_uses_the_test_listener_only_once_it_routes_to_green(test_listener, routed, via):
+    # before AllowTestTraffic (or without a test listener) probes go through production
+    _, sent = _verdict(
+        _probe_spec(),
+        status=np.full(100, 200),
+        latency=np.full(100, 0.01),
+        test_listener=test_listener,
+        routed=routed,
+    )
+    assert sent["via"] == via
+
+
+# -- the ECS schedule ----------------------------------------------------------------------
+
+
+def test_linear_step_count_is_a_whole_number_of_steps():
+    for step in (3, 10, 11, 25, 33.3, 50, 100):
+        assert type(linear_step_count(step)) is int
+
+
+@pytest.mark.parametrize("step", [0, -5])
+def test_linear_step_count_refuses_a_step_that_is_not_positive(step):
+    with pytest.raises(ValueError, match=r"^step_percent must be > 0$"):
+        linear_step_count(step)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "message"),
+    [
+        ("LINEAR", r"^LINEAR needs a linear configuration$"),
+        ("CANARY", r"^CANARY needs a canary configuration$"),
+        ("ROLLING", r"^unknown ECS deployment strategy 'ROLLING'$"),
+    ],
+)
+def test_the_ecs_schedule_says_what_it_misses(strategy, message):
+    with pytest.raises(ValueError, match=message):
+        ecs_shift_schedule(strategy)
+
+
+# -- end to end: small deployments ---------------------------------------------------------
+
+GREEN_5XX = {
+    "name": "green-5xx",
+    "metric": "HTTPCode_Target_5XX_Count",
+    "target_group": "green",
+    "statistic": "Sum",
+    "period": "60s",
+    "evaluation_periods": 1,
+    "threshold": 5,
+    "comparison": "GreaterThanThreshold",
+    "treat_missing_data": "notBreaching",
+}
+# Always in ALARM from its first evaluation (60 s) on: blue serves far fewer requests.
+ALWAYS_ALARM = {
+    "name": "always",
+    "metric": "RequestCount",
+    "target_group": "blue",
+    "statistic": "Sum",
+    "period": "60s",
+    "evaluation_periods": 1,
+    "threshold": 1e9,
+    "comparison": "LessThanThreshold",
+    "treat_missing_data": "breaching",
+}
+
+
+def _run(deployment: dict, *, duration="6m", seed=1, **extra):
+    raw = {
+        "name": "controller-gaps",
+        "duration": duration,
+        "load": {"rps": 20},
+        "service": service(3, mean=0.01, startup=20),
+        "load_balancer": {
+            "deregistration_delay": "5s",
+            "test_listener": True,
+            "health_check": health_checks(10, healthy_threshold=2),
+        },
+        "alarms": [GREEN_5XX, ALWAYS_ALARM],
+        "deployment": {"start": "30s", **deployment},
+        **extra,
+    }
+    return simulate(scenario_from_dict(raw), seed=seed)
+
+
+def _events(result, source):
+    ev = result.events
+    ev = ev[(ev.source == source) & ~ev.event.str.startswith("task ")]
+    return list(zip(ev.time_s, ev.event, ev.detail, strict=True))
+
+
+def _closing_event_says_why(result, source):
+    """The controller's last event is the outcome of a failed deployment, and says why."""
+    _, event, detail = _events(result, source)[-1]
+    outcome = result.summary["outcome"]
+    assert event == f"deployment {outcome.lower().replace('_', ' ')}"
+    assert detail == result.summary["outcome_reason"]
+    assert detail is not None
+
+
+def test_ecs_reports_the_rollback_successful_when_green_is_scaled_to_zero():
+    # A bad green all at once; the alarm rolls back; green drains for the 5-s deregistration
+    # delay before its tasks stop, and only then is the rollback successful.
+    result = _run(
+        {"controller": "ecs", "bake_time": "3m", "alarms": ["green-5xx"]},
+        green={"error_rate": 0.5},
+    )
+    s = result.summary
+    assert s["outcome"] == "ROLLED_BACK" and s["outcome_reason"] == "alarm green-5xx in ALARM"
+    ev = result.events
+    green_stops = ev[(ev.event == "task stopped") & ev.detail.str.startswith("green-")]
+    last_stop = green_stops.time_s.max()
+    assert last_stop > s["rollback_start_s"]
+    assert s["deployment_end_s"] >= last_stop and s["deployment_end_s"] - last_stop < 1
+    names = [e for _, e, _ in _events(result, "ecs")]
+    assert names[names.index("alarm detected") :] == [
+        "alarm detected",
+        "ROLLBACK_REQUESTED",
+        "rollback started",
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_SUCCESSFUL",
+        "deployment rolled back",
+    ]
+    assert [d for _, e, d in _events(result, "ecs") if e == "ROLLBACK_REQUESTED"] == [
+        s["outcome_reason"]
+    ]
+    _closing_event_says_why(result, "ecs")
+
+
+CRASH_LOOP = {
+    "kind": "crash_loop",
+    "revision": "green",
+    "uptime": {"distribution": "constant", "value": "5s"},
+}
+
+
+@pytest.mark.parametrize("rollback", [True, False])
+def test_the_circuit_breaker_trips_once_and_says_so(rollback):
+    result = _run(
+        {"controller": "ecs", "circuit_breaker": {"rollback": rollback}},
+        faults=[CRASH_LOOP],
+        duration="3m",
+    )
+    s = result.summary
+    assert s["outcome"] == ("ROLLED_BACK" if rollback else "FAILED")
+    assert s["outcome_reason"] == "circuit breaker: 3 failed task(s) (threshold 3)"
+    names = [e for _, e, _ in _events(result, "ecs")]
+    assert names.count("circuit breaker TRIGGERED") == 1
+    after = names[names.index("circuit breaker TRIGGERED") + 1 :]
+    if rollback:
+        assert after[:2] == ["ROLLBACK_REQUESTED", "rollback started"]
+    else:
+        assert after == ["no rollback", "deployment failed"]
+        no_rollback = [d for _, e, d in _events(result, "ecs") if e == "no rollback"]
+        assert no_rollback == [f"{s['outcome_reason']}; components stay as they are"]
+    _closing_event_says_why(result, "ecs")
+
+
+@pytest.mark.parametrize(
+    ("deployment", "monitored"),
+    [
+        ({"alarms": ["green-5xx"], "circuit_breaker": {"enable": False}}, True),
+        ({"circuit_breaker": {"enable": True}}, True),
+        ({"circuit_breaker": {"enable": False}}, False),
+    ],
+)
+def test_ecs_ends_its_monitors_at_clean_up_only_if_it_had_any(deployment, monitored):
+    result = _run({"controller": "ecs", "bake_time": "1m", **deployment}, duration="4m")
+    assert result.summary["outcome"] == "SUCCEEDED"
+    events = _events(result, "ecs")
+    names = [e for _, e, _ in events]
+    assert ("monitors MONITORING_COMPLETE" in names) is monitored
+    if monitored:
+        # at CLEAN_UP: from then on the deployment cannot be rolled back
+        assert names.index("monitors MONITORING_COMPLETE") == names.index("CLEAN_UP started") + 1
+    assert names[-1] == "deployment succeeded"
+
+
+@pytest.mark.parametrize(
+    ("deployment", "text"),
+    [
+        ({}, "strategy BLUE_GREEN, bake time 1m"),
+        (
+            {"strategy": "LINEAR", "linear": {"step_percent": 10, "step_bake_time": "90s"}},
+            "strategy LINEAR 10% every 1.5m, bake time 1m",
+        ),
+        (
+            {"strategy": "CANARY", "canary": {"canary_percent": 5, "canary_bake_time": "10m"}},
+            "strategy CANARY 5% then 100% after 10m, bake time 1m",
+        ),
+    ],
+)
+def test_the_ecs_deployment_starts_by_naming_its_strategy_in_minutes(deployment, text):
+    result = _run({"controller": "ecs", "bake_time": "1m", **deployment}, duration="40s")
+    assert _events(result, "ecs")[0][1:] == ("deployment started", text)
+
+
+def test_an_alarm_already_in_alarm_stops_a_steps_deployment_the_moment_it_is_watched():
+    # The alarm is in ALARM from 60 s on; the steps controller watches it once green is
+    # healthy (about 60 s), and stops at the first shift, not a poll later.
+    result = _run(
+        {
+            "controller": "steps",
+            "alarms": ["always"],
+            "steps": [{"weight": 20, "pause": "2m"}, {"weight": 100}],
+        },
+        duration="3m",
+    )
+    s = result.summary
+    assert s["outcome"] == "ROLLED_BACK"
+    assert s["outcome_reason"] == "alarm always during step 1"
+    assert s["rollback_start_s"] == s["production_traffic_s"]
+    _closing_event_says_why(result, "steps")
+
+
+def test_a_steps_deployment_without_rollback_stops_and_says_why():
+    result = _run(
+        {
+            "controller": "steps",
+            "alarms": ["always"],
+            "rollback_on_failure": False,
+            "steps": [{"weight": 20, "pause": "2m"}, {"weight": 100}],
+        },
+        duration="3m",
+    )
+    s = result.summary
+    assert s["outcome"] == "FAILED" and s["rollback_start_s"] is None
+    assert s["outcome_reason"] == "alarm always during step 1"
+    no_rollback = [d for _, e, d in _events(result, "steps") if e == "no rollback"]
+    assert no_rollback == [f"{s['outcome_reason']}; components stay as they are"]
+    _closing_event_says_why(result, "steps")
+
+
+@pytest.mark.parametrize(
+    ("hook", "outcome", "reason"),
+    [
+        (
+            "BeforeInstall",
+            "FAILED",
+            "BeforeInstall hook failed (a rollback is not possible at this point)",
+        ),
+        ("AfterInstall", "ROLLED_BACK", "AfterInstall hook failed"),
+    ],
+)
+def test_a_failed_codedeploy_hook_names_itself_and_whether_it_could_roll_back(
+    hook, outcome, reason
+):
+    hooks = {hook: {"kind": "lambda", "duration": "5s", "outcome": "Failed"}}
+    result = _run(
+        {"controller": "codedeploy", "hooks": hooks, "auto_rollback": ["DEPLOYMENT_FAILURE"]},
+        duration="3m",
+    )
+    assert result.summary["outcome"] == outcome
+    assert result.summary["outcome_reason"] == reason
+    _closing_event_says_why(result, "codedeploy")
