@@ -341,3 +341,40 @@ def test_a_failed_codedeploy_hook_names_itself_and_whether_it_could_roll_back(
     assert result.summary["outcome"] == outcome
     assert result.summary["outcome_reason"] == reason
     _closing_event_says_why(result, "codedeploy")
+
+
+def test_a_failed_hook_at_the_test_traffic_shift_rolls_back_before_production_traffic():
+    hooks = {"TEST_TRAFFIC_SHIFT": {"kind": "lambda", "duration": "5s", "outcome": "Failed"}}
+    result = _run({"controller": "ecs", "hooks": hooks}, duration="3m")
+    s = result.summary
+    assert s["outcome"] == "ROLLED_BACK"
+    assert s["outcome_reason"] == "TEST_TRAFFIC_SHIFT hook failed"
+    assert s["requests_green"] == 0 and s["production_traffic_s"] is None
+    _closing_event_says_why(result, "ecs")
+
+
+@pytest.mark.parametrize(
+    ("deployment", "crash_after", "outcome"),
+    [
+        # succeeds; green crashes 30 s after CLEAN_UP (1-min bake)
+        ({"bake_time": "1m"}, {"after": "full_traffic", "at": "90s"}, "SUCCEEDED"),
+        # an alarm fails it without rollback at its first poll after 60 s; green crashes at 150 s
+        ({"alarms": ["always"], "alarm_rollback": False}, {"at": "150s"}, "FAILED"),
+    ],
+)
+def test_the_circuit_breaker_counts_nothing_once_the_deployment_is_over(
+    deployment, crash_after, outcome
+):
+    crash = {"kind": "crash", "revision": "green", **crash_after}
+    result = _run(
+        {"controller": "ecs", "circuit_breaker": {"counting": "every_stop"}, **deployment},
+        faults=[crash],
+        duration="4m",
+    )
+    s = result.summary
+    assert s["outcome"] == outcome
+    ev = result.events
+    crashed = ev[(ev.event == "task stopped") & ev.detail.str.contains("crash")]
+    assert len(crashed) and (crashed.time_s > s["deployment_end_s"]).all()
+    late = ev[(ev.source == "ecs") & (ev.time_s > s["deployment_end_s"])]
+    assert not late.event.str.startswith("circuit breaker").any()

@@ -240,3 +240,17 @@ def test_a_run_without_production_requests_has_no_rates_and_no_latencies():
         assert s[key] is None, key
     assert s["excess_failed"] == 0
     assert np.isfinite(s["cost_usd"]) and s["cost_usd"] > 0
+
+
+def test_a_revision_that_served_without_failing_has_an_error_rate_of_zero_not_none():
+    sc = scenario_from_dict(
+        _raw(
+            rps=5,
+            duration=150,
+            deployment={"controller": "steps", "start": 30, "steps": [{"weight": 100}]},
+        )
+    )
+    s = simulate(sc, seed=2).summary
+    assert s["outcome"] == "SUCCEEDED"
+    assert s["requests_blue"] > 0 and s["requests_green"] > 0 and s["requests_failed"] == 0
+    assert s["error_rate_blue"] == 0.0 and s["error_rate_green"] == 0.0
