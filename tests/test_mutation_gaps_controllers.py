@@ -184,6 +184,9 @@ def _closing_event_says_why(result, source):
     assert event == f"deployment {outcome.lower().replace('_', ' ')}"
     assert detail == result.summary["outcome_reason"]
     assert detail is not None
+    if outcome == "ROLLED_BACK":
+        started = [d for _, e, d in _events(result, source) if e == "rollback started"]
+        assert started == [detail]
 
 
 def test_ecs_reports_the_rollback_successful_when_green_is_scaled_to_zero():
@@ -378,3 +381,57 @@ def test_the_circuit_breaker_counts_nothing_once_the_deployment_is_over(
     assert len(crashed) and (crashed.time_s > s["deployment_end_s"]).all()
     late = ev[(ev.source == "ecs") & (ev.time_s > s["deployment_end_s"])]
     assert not late.event.str.startswith("circuit breaker").any()
+
+
+def test_a_reroute_delay_moves_production_traffic_back_that_long_after_green_is_scaled_down():
+    # 1 s, the smallest delay that is one: green's half of the traffic meets no target meanwhile
+    result = _run(
+        {
+            "controller": "steps",
+            "alarms": ["green-5xx"],
+            "rollback_reroute_delay": "1s",
+            "steps": [{"weight": 50, "pause": "3m"}, {"weight": 100}],
+        },
+        green={"error_rate": 0.5},
+        duration="3m",
+    )
+    s = result.summary
+    assert s["outcome"] == "ROLLED_BACK"
+    ev = result.events
+    back = ev[(ev.event == "production traffic shifted") & ev.detail.str.startswith("green 0%")]
+    assert list(back.time_s) == [s["rollback_start_s"] + 1]
+    assert s["requests_503"] > 0
+    delayed = [t for t, e, _ in _events(result, "steps") if e == "reroute to blue delayed"]
+    assert delayed == [s["rollback_start_s"]]
+    _closing_event_says_why(result, "steps")
+
+
+def test_ecs_scale_up_fails_at_the_install_timeout_itself():
+    # green never healthy (crash loop, breaker off); 45.5 s is off the controller's 1-s polls
+    result = _run(
+        {"controller": "ecs", "install_timeout": "45.5s", "circuit_breaker": {"enable": False}},
+        faults=[CRASH_LOOP],
+        duration="2m",
+    )
+    s = result.summary
+    assert s["outcome"] == "ROLLED_BACK"
+    assert s["outcome_reason"] == "green did not reach steady state within 45.5s"
+    assert s["rollback_start_s"] == s["deployment_start_s"] + 45.5
+
+
+def test_the_circuit_breaker_fails_the_deployment_the_moment_it_trips():
+    # green runs 20 s after the start and crashes 5.5 s later, between two 1-s polls
+    loop = {**CRASH_LOOP, "uptime": {"distribution": "constant", "value": "5.5s"}}
+    result = _run({"controller": "ecs"}, faults=[loop], duration="2m")
+    s = result.summary
+    assert s["outcome_reason"] == "circuit breaker: 3 failed task(s) (threshold 3)"
+    assert s["rollback_start_s"] == s["deployment_start_s"] + 20 + 5.5
+
+
+def test_ecs_scale_up_ends_within_a_second_of_the_last_green_task_turning_healthy():
+    result = _run({"controller": "ecs", "bake_time": "1m"}, duration="2m")
+    ev = result.events
+    healthy = ev[(ev.event == "target healthy") & ev.detail.str.startswith("green-")]
+    steady = [t for t, e, _ in _events(result, "ecs") if e == "POST_SCALE_UP started"]
+    assert len(healthy) == 3 and len(steady) == 1
+    assert 0 < steady[0] - healthy.time_s.max() <= 1
