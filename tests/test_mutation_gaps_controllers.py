@@ -16,6 +16,7 @@ import pytest
 from conftest import health_checks, service
 
 from bluegreen_sim import simulate
+from bluegreen_sim.aws.controllers.codedeploy import shift_schedule
 from bluegreen_sim.aws.controllers.ecs import ecs_shift_schedule, linear_step_count
 from bluegreen_sim.aws.controllers.hooks import _probe
 from bluegreen_sim.scenario import HookSpec, scenario_from_dict
@@ -124,6 +125,37 @@ def test_linear_step_count_refuses_a_step_that_is_not_positive(step):
 def test_the_ecs_schedule_says_what_it_misses(strategy, message):
     with pytest.raises(ValueError, match=message):
         ecs_shift_schedule(strategy)
+
+
+# -- the CodeDeploy schedule ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("TimeBasedCanary", 100.5, 60), r"^percentage must be in \(0, 100\], got 100\.5$"),
+        (("TimeBasedLinear", 0, 60), r"^percentage must be in \(0, 100\], got 0$"),
+        (("TimeBasedCanary", 10, -1), r"^interval must be >= 0, got -1$"),
+        (
+            ("Blue", 10, 60),
+            r"^unknown traffic routing type 'Blue'; expected AllAtOnce, TimeBasedCanary "
+            r"or TimeBasedLinear$",
+        ),
+    ],
+)
+def test_a_bad_codedeploy_schedule_says_what_is_wrong(args, message):
+    with pytest.raises(ValueError, match=message):
+        shift_schedule(*args)
+
+
+def test_a_canary_of_100_percent_is_one_shift_at_once():
+    assert shift_schedule("TimeBasedCanary", 100, 300) == [(0.0, 100.0)]
+    assert shift_schedule("TimeBasedCanary", 99.9, 300) == [(0.0, 99.9), (300.0, 100.0)]
+
+
+@pytest.mark.parametrize("interval", [0, 0.5])
+def test_a_codedeploy_interval_may_be_zero_or_under_a_second(interval):
+    assert shift_schedule("TimeBasedCanary", 10, interval) == [(0.0, 10.0), (interval, 100.0)]
 
 
 # -- end to end: small deployments ---------------------------------------------------------
@@ -435,3 +467,29 @@ def test_ecs_scale_up_ends_within_a_second_of_the_last_green_task_turning_health
     steady = [t for t, e, _ in _events(result, "ecs") if e == "POST_SCALE_UP started"]
     assert len(healthy) == 3 and len(steady) == 1
     assert 0 < steady[0] - healthy.time_s.max() <= 1
+
+
+def test_a_steps_deployment_fails_at_the_install_timeout_itself():
+    result = _run(
+        {"controller": "steps", "install_timeout": "45.5s", "steps": [{"weight": 100}]},
+        faults=[CRASH_LOOP],
+        duration="2m",
+    )
+    s = result.summary
+    assert s["outcome"] == "ROLLED_BACK"
+    assert s["outcome_reason"] == "green task set never became healthy"
+    assert s["rollback_start_s"] == s["deployment_start_s"] + 45.5
+    assert s["requests_green"] == 0
+
+
+def test_a_steps_deployment_shifts_within_a_second_of_the_last_green_task_turning_healthy():
+    result = _run(
+        {"controller": "steps", "steps": [{"weight": 10, "pause": "1m"}, {"weight": 100}]},
+        duration="2m",
+    )
+    ev = result.events
+    healthy = ev[(ev.event == "target healthy") & ev.detail.str.startswith("green-")]
+    assert len(healthy) == 3
+    assert 0 < result.summary["production_traffic_s"] - healthy.time_s.max() <= 1
+    # and it starts by naming its steps
+    assert _events(result, "steps")[0][1:] == ("deployment started", "steps 10% → 100%")
