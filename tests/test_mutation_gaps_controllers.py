@@ -493,3 +493,20 @@ def test_a_steps_deployment_shifts_within_a_second_of_the_last_green_task_turnin
     assert 0 < result.summary["production_traffic_s"] - healthy.time_s.max() <= 1
     # and it starts by naming its steps
     assert _events(result, "steps")[0][1:] == ("deployment started", "steps 10% → 100%")
+
+
+def test_an_alarm_during_the_analysis_hook_fails_the_step_once_the_hook_is_done():
+    analysis = {"kind": "lambda", "duration": "5s"}
+    result = _run(
+        {
+            "controller": "steps",
+            "alarms": ["always"],
+            "hooks": {"analysis": analysis},
+            "steps": [{"weight": 20, "pause": "2m"}, {"weight": 100}],
+        },
+        duration="3m",
+    )
+    s = result.summary
+    assert s["outcome"] == "ROLLED_BACK" and s["outcome_reason"] == "alarm always"
+    assert s["rollback_start_s"] == s["production_traffic_s"] + 5
+    _closing_event_says_why(result, "steps")
