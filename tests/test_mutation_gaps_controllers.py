@@ -18,7 +18,8 @@ from conftest import health_checks, service
 from bluegreen_sim import simulate
 from bluegreen_sim.aws.controllers.codedeploy import shift_schedule
 from bluegreen_sim.aws.controllers.ecs import ecs_shift_schedule, linear_step_count
-from bluegreen_sim.aws.controllers.hooks import _probe
+from bluegreen_sim.aws.controllers.hooks import _body, _probe
+from bluegreen_sim.engine.simulation import World
 from bluegreen_sim.scenario import HookSpec, scenario_from_dict
 
 # -- a probe's verdict --------------------------------------------------------------------
@@ -510,3 +511,101 @@ def test_an_alarm_during_the_analysis_hook_fails_the_step_once_the_hook_is_done(
     assert s["outcome"] == "ROLLED_BACK" and s["outcome_reason"] == "alarm always"
     assert s["rollback_start_s"] == s["production_traffic_s"] + 5
     _closing_event_says_why(result, "steps")
+
+
+# -- a Lambda hook's report -------------------------------------------------------------------
+
+
+def _lambda_report(spec: HookSpec, seed=1):
+    """Run one Lambda hook alone in a small world; its HookResult."""
+    sc = scenario_from_dict(
+        {"duration": 60, "load": {"rps": 1}, "service": service(1, mean=0.01, startup=5)}
+    )
+    world = World(sc, seed, False)
+    proc = world.env.process(_body(world, spec))
+    world.env.run(until=proc)
+    assert world.env.now == spec.duration
+    return proc.value
+
+
+@pytest.mark.parametrize(
+    ("fields", "status"),
+    [
+        ({"failure_probability": 0.0}, "Succeeded"),
+        ({"failure_probability": 1.0}, "Failed"),
+        ({"outcome": "Failed"}, "Failed"),
+        ({}, "Succeeded"),
+    ],
+)
+def test_a_lambda_hook_reports_codedeploys_status_values(fields, status):
+    result = _lambda_report(HookSpec(kind="lambda", duration=5, **fields))
+    assert result.status == status and result.ok is (status == "Succeeded")
+
+
+def test_a_lambda_hook_fails_with_its_failure_probability():
+    reports = [
+        _lambda_report(HookSpec(kind="lambda", duration=1, failure_probability=0.5), seed).ok
+        for seed in range(40)
+    ]
+    assert 5 < sum(reports) < 35  # about half, and never all one way (binomial, p ≈ 1e-4)
+
+
+# -- CodeDeploy: the ready wait and the termination wait --------------------------------------
+
+
+def _ready(seed=1, **ready_wait):
+    return _run(
+        {
+            "controller": "codedeploy",
+            "termination_wait": "1m",
+            "alarms": ready_wait.pop("alarms", []),
+            "auto_rollback": ["DEPLOYMENT_STOP_ON_ALARM"],
+            "ready_wait": {"action_on_timeout": "STOP_DEPLOYMENT", **ready_wait},
+        },
+        duration="6m",
+        seed=seed,
+    )
+
+
+def _ready_wait_start(result) -> float:
+    # the wait follows AfterAllowTestTraffic at once
+    return next(
+        t for t, e, _ in _events(result, "codedeploy") if e == "AfterAllowTestTraffic succeeded"
+    )
+
+
+def test_nobody_continuing_stops_the_deployment_and_says_why():
+    result = _ready(wait="2m")
+    s = result.summary
+    assert s["outcome"] == "STOPPED"
+    assert s["outcome_reason"] == "nobody continued the deployment within the ready wait (2m)"
+    assert s["deployment_end_s"] == _ready_wait_start(result) + 120
+    _closing_event_says_why(result, "codedeploy")
+
+
+def test_continuing_at_the_end_of_the_ready_wait_is_in_time():
+    start = _ready_wait_start(_ready(wait="2m"))
+    result = _ready(wait="2m", continue_at=start + 120)
+    assert result.summary["outcome"] == "SUCCEEDED"
+    assert result.summary["production_traffic_s"] == start + 120
+
+
+def test_a_continue_given_before_the_ready_wait_lets_traffic_move_at_once():
+    result = _ready(wait="2m", continue_at=0)
+    assert result.summary["outcome"] == "SUCCEEDED"
+    assert result.summary["production_traffic_s"] == _ready_wait_start(result)
+
+
+def test_an_alarm_during_the_ready_wait_names_the_ready_wait():
+    result = _ready(wait="5m", alarms=["always"])
+    s = result.summary
+    assert s["outcome"] == "ROLLED_BACK"
+    assert s["outcome_reason"] == "alarm always in ALARM during the ready wait"
+    # no lifecycle event was in progress: none is reported stopped
+    names = [e for _, e, _ in _events(result, "codedeploy")]
+    assert names[names.index("alarm detected") :] == [
+        "alarm detected",
+        "rollback started",
+        "deployment rolled back",
+    ]
+    _closing_event_says_why(result, "codedeploy")
