@@ -609,3 +609,69 @@ def test_an_alarm_during_the_ready_wait_names_the_ready_wait():
         "deployment rolled back",
     ]
     _closing_event_says_why(result, "codedeploy")
+
+
+# -- ECS rolling update ---------------------------------------------------------------------
+
+
+def _bad_rolling(**deployment):
+    from test_rolling import _alarm, _rolling
+
+    raw = _rolling(100, 200, alarms=[_alarm()])
+    raw["deployment"].update({"alarms": ["lb-5xx"], "bake_time": "5m", **deployment})
+    raw["faults"] = [{"kind": "error_rate", "revision": "green", "error_rate": 0.1}]
+    return simulate(scenario_from_dict(raw))
+
+
+def _first_green_healthy(result) -> float:
+    ev = result.events
+    return ev[(ev.event == "target healthy") & ev.detail.str.startswith("green-")].time_s.min()
+
+
+def test_a_rolling_rollback_reports_when_it_started_and_what_it_detected():
+    result = _bad_rolling()
+    s = result.summary
+    assert s["outcome"] == "ROLLED_BACK"
+    assert s["deployment_start_s"] < s["rollback_start_s"] < s["deployment_end_s"]
+    assert s["time_to_detect_s"] == pytest.approx(
+        s["rollback_start_s"] - s["first_faulty_green_request_s"]
+    )
+    # production traffic reaches the new revision when its first task is healthy
+    assert s["production_traffic_s"] == _first_green_healthy(result)
+    names = [e for _, e, _ in _events(result, "ecs") if e != "rolling batch"]
+    assert names[names.index("alarm detected") :] == [
+        "alarm detected",
+        "ROLLBACK_REQUESTED",
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_SUCCESSFUL",
+        "deployment rolled back",
+    ]
+    requested = [d for _, e, d in _events(result, "ecs") if e == "ROLLBACK_REQUESTED"]
+    assert requested == [s["outcome_reason"]]
+    assert _events(result, "ecs")[-1][1:] == ("deployment rolled back", s["outcome_reason"])
+
+
+def test_a_rolling_update_without_rollback_stops_where_it_is():
+    result = _bad_rolling(alarm_rollback=False)
+    s = result.summary
+    assert s["outcome"] == "FAILED" and s["rollback_start_s"] is None
+    assert s["outcome_reason"] == "alarm lb-5xx in ALARM"
+    _closing_event_says_why(result, "ecs")
+    no_rollback = [d for _, e, d in _events(result, "ecs") if e == "no rollback"]
+    assert no_rollback == [f"{s['outcome_reason']}; components stay as they are"]
+    # the new revision's tasks stay in service
+    assert result.timeline["healthy_green"].iloc[-1] > 0
+
+
+def test_a_rolling_update_reaches_full_traffic_when_no_old_task_is_left():
+    from test_rolling import _rolling
+
+    result = simulate(scenario_from_dict(_rolling(100, 200)))
+    s = result.summary
+    assert s["outcome"] == "SUCCEEDED"
+    assert s["production_traffic_s"] == _first_green_healthy(result)
+    assert s["production_traffic_s"] < s["full_traffic_s"] <= s["deployment_end_s"]
+    ev = result.events
+    # the last old task leaves the target group (starts draining) then
+    draining = ev[(ev.event == "target draining") & ev.detail.str.startswith("blue-")]
+    assert s["full_traffic_s"] == draining.time_s.max()
