@@ -675,3 +675,46 @@ def test_a_rolling_update_reaches_full_traffic_when_no_old_task_is_left():
     # the last old task leaves the target group (starts draining) then
     draining = ev[(ev.event == "target draining") & ev.detail.str.startswith("blue-")]
     assert s["full_traffic_s"] == draining.time_s.max()
+
+
+def test_a_codedeploy_install_fails_at_its_timeout_itself():
+    result = _run(
+        {
+            "controller": "codedeploy",
+            "install_timeout": "45.5s",
+            "auto_rollback": ["DEPLOYMENT_FAILURE"],
+        },
+        faults=[CRASH_LOOP],
+        duration="2m",
+    )
+    s = result.summary
+    assert s["outcome"] == "ROLLED_BACK"
+    assert s["outcome_reason"] == "green task set never became healthy"
+    assert s["rollback_start_s"] == s["deployment_start_s"] + 45.5
+
+
+@pytest.mark.parametrize(
+    ("deployment", "text"),
+    [
+        (
+            {"config": "CodeDeployDefault.ECSAllAtOnce"},
+            "config CodeDeployDefault.ECSAllAtOnce",
+        ),
+        (
+            {
+                "config": {"type": "TimeBasedCanary", "percentage": 10, "interval": "5m"},
+                "auto_rollback": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+                "alarms": ["green-5xx", "always"],
+            },
+            "config custom TimeBasedCanary 10%, the rest after 5m; auto rollback on "
+            "DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM; alarms green-5xx, always",
+        ),
+        (
+            {"config": {"type": "TimeBasedLinear", "percentage": 20, "interval": "2m"}},
+            "config custom TimeBasedLinear 20% every 2m",
+        ),
+    ],
+)
+def test_a_codedeploy_deployment_starts_by_naming_its_configuration(deployment, text):
+    result = _run({"controller": "codedeploy", **deployment}, duration="40s")
+    assert _events(result, "codedeploy")[0][1:] == ("deployment started", text)
