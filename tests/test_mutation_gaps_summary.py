@@ -106,8 +106,10 @@ def _bad_green_rolled_back(**extra):
     return scenario_from_dict(raw)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def rolled_back():
+    # one run per test, not per module: mutmut maps a test to the functions it runs itself,
+    # and a module-scoped run would be charged to the first test only
     return simulate(_bad_green_rolled_back(), seed=5, record_requests=True)
 
 
