@@ -48,10 +48,10 @@ def _extremes(
     every response.
     """
     occupied = cells != 0
-    has = occupied.any(axis=1)
     width = cells.shape[1]
-    first = np.where(has, lo_id + occupied.argmax(axis=1), -1)
-    last = np.where(has, lo_id + width - 1 - occupied[:, ::-1].argmax(axis=1), -1)
+    # a key without responses gets bucket lo_id here, but no response reads its entry
+    first = lo_id + occupied.argmax(axis=1)
+    last = lo_id + width - 1 - occupied[:, ::-1].argmax(axis=1)
     low = np.full(len(cells), np.inf)
     high = np.full(len(cells), -np.inf)
     for edge, out, at in ((first, low, np.minimum.at), (last, high, np.maximum.at)):
