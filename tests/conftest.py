@@ -17,6 +17,35 @@ settings.register_profile("bluegreen", deadline=None, suppress_health_check=[Hea
 settings.load_profile("bluegreen")
 
 
+# SPEC §5's summary fields: "names that are part of the contract (users' notebooks and the tests
+# rely on them)".
+SUMMARY_CONTRACT_KEYS = frozenset(
+    {
+        "scenario",
+        "seed",
+        "outcome",
+        "deployment_start_s",
+        "deployment_end_s",
+        "deployment_duration_s",
+        "rollback_start_s",
+        "time_to_detect_s",
+        "requests_total",
+        "requests_failed",
+        "requests_failed_green",
+        "excess_failed",
+        "latency_mean_ms",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "worst_minute_p99_ms",
+        "peak_tasks",
+        "vcpu_hours",
+        "gb_hours",
+        "cost_usd",
+        "alarms_fired",
+    }
+)
+
+
 def exponential(mean: float) -> dict[str, Any]:
     """Exponential durations (service times) of ``mean`` seconds."""
     return {"distribution": "exponential", "mean": mean}

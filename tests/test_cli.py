@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import SUMMARY_CONTRACT_KEYS
 
 from bluegreen_sim import load_scenario, simulate
 from bluegreen_sim.cli import main, parse_variant, use_color
@@ -61,30 +62,6 @@ alarms:
   - {name: green-5xx, metric: HTTPCode_Target_5XX_Count, target_group: green, statistic: Sum,
      period: 60s, evaluation_periods: 1, threshold: 5, treat_missing_data: notBreaching}
 """
-
-SUMMARY_KEYS = {
-    "scenario",
-    "seed",
-    "outcome",
-    "deployment_start_s",
-    "deployment_end_s",
-    "deployment_duration_s",
-    "rollback_start_s",
-    "time_to_detect_s",
-    "requests_total",
-    "requests_failed",
-    "requests_failed_green",
-    "excess_failed",
-    "latency_mean_ms",
-    "latency_p50_ms",
-    "latency_p99_ms",
-    "worst_minute_p99_ms",
-    "peak_tasks",
-    "vcpu_hours",
-    "gb_hours",
-    "cost_usd",
-    "alarms_fired",
-}
 
 
 @pytest.fixture
@@ -201,7 +178,7 @@ def test_quiet_prints_the_summary_alone(tiny: Path, capsys) -> None:
 
 def test_json_is_the_summary_only(tiny: Path, capsys) -> None:
     summary = run_json(capsys, str(tiny), "--seed", "2")
-    assert set(summary) >= SUMMARY_KEYS
+    assert set(summary) >= SUMMARY_CONTRACT_KEYS
     assert summary["scenario"] == "tiny" and summary["seed"] == 2
     assert summary["outcome"] == "SUCCEEDED"
     assert isinstance(summary["alarms_fired"], list)

@@ -12,38 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import health_checks, service
+from conftest import SUMMARY_CONTRACT_KEYS, health_checks, service
 
 from bluegreen_sim.aws.statistics import hist_counts, hist_percentile
 from bluegreen_sim.engine.recorder import STATUSES
 from bluegreen_sim.engine.simulation import World, _summary, simulate
 from bluegreen_sim.scenario import scenario_from_dict
 
-# SPEC §5: "names that are part of the contract (users' notebooks and the tests rely on them)"
-CONTRACT_KEYS = {
-    "scenario",
-    "seed",
-    "outcome",
-    "deployment_start_s",
-    "deployment_end_s",
-    "deployment_duration_s",
-    "rollback_start_s",
-    "time_to_detect_s",
-    "requests_total",
-    "requests_failed",
-    "requests_failed_green",
-    "excess_failed",
-    "latency_mean_ms",
-    "latency_p50_ms",
-    "latency_p99_ms",
-    "worst_minute_p99_ms",
-    "peak_tasks",
-    "vcpu_hours",
-    "gb_hours",
-    "cost_usd",
-    "alarms_fired",
-}
-# and the keys docs/semantics.md, the lessons and the CLI's tables name
+# beyond the contract keys (conftest): the keys docs/semantics.md, lessons and CLI tables name
 DOCUMENTED_KEYS = {
     "controller",
     "outcome_reason",
@@ -115,7 +91,7 @@ def rolled_back():
 
 def test_the_summary_has_every_documented_key_named_as_documented():
     s = simulate(scenario_from_dict(_raw(rps=5, duration=120)), seed=3).summary
-    assert not CONTRACT_KEYS - s.keys()
+    assert not SUMMARY_CONTRACT_KEYS - s.keys()
     assert not DOCUMENTED_KEYS - s.keys()
     assert s["scenario"] == "summary-rules" and s["seed"] == 3 and s["controller"] == "none"
     assert s["outcome"] == "NO_DEPLOYMENT" and s["outcome_reason"] is None
