@@ -754,3 +754,44 @@ def test_a_rolling_rollback_stops_the_tasks_still_starting_at_once():
     crashed = ev[ev["detail"].str.contains("crash loop")]["time_s"].min()
     assert len(never) == 4 and (never["time_s"] == crashed).all()
     assert never["detail"].str.endswith(": replaced (rolling update)").all()  # and say why
+
+
+def test_counts_of_one_period_add_up_across_finalised_batches():
+    """A period's counts are the sum over every batch that finalised responses in it, per
+    status class and dimension: two batches into the same 10-s bucket count as one."""
+    rng = np.random.default_rng(8)
+    statuses = np.array([200, 500, 502, 503, 504])
+    batches = []
+    # two batches share bucket [0, 10); the third spans [8, 12), its slowest response after 10
+    for start in (0.0, 4.0, 8.0):
+        n = 40
+        resp = start + np.sort(rng.random(n) * 4.0)
+        status = statuses[rng.integers(0, 5, n)].astype(np.int16)
+        rev = rng.integers(0, 2, n).astype(np.int8)
+        lat = rng.random(n) * 0.3 + 0.001 + 0.5 * (resp >= 10.0)
+        batches.append((resp, status, rev, lat))
+    store = MetricStore(600.0)
+    for resp, status, rev, lat in batches:
+        store.add(resp, status, rev.astype(np.int64), lat, hist_bucket(lat * 1e3))
+    resp, status, rev, lat = (np.concatenate(c) for c in zip(*batches, strict=True))
+    period = resp < 20.0  # the datapoint of [0, 20)
+    target = np.isin(status, (200, 500))
+    for dim in range(3):
+        mine = period if dim == 0 else period & (rev == dim - 1)
+
+        def total(metric, stat="Sum", dim=dim):
+            return store.datapoint(metric, dim, stat, 0.0, 20.0)
+
+        assert total("RequestCount") == (mine & (status != 503)).sum()
+        assert total("HTTPCode_Target_2XX_Count") == (mine & (status == 200)).sum()
+        assert total("HTTPCode_Target_5XX_Count") == (mine & (status == 500)).sum()
+        assert total("TargetResponseTime", "SampleCount") == (mine & target).sum()
+        assert total("TargetResponseTime", "Maximum") == lat[mine & target].max()
+        assert total("TargetResponseTime", "Minimum") == lat[mine & target].min()
+        if dim == 0:  # the ELB's own errors are reported on the load balancer only
+            for code in (502, 503, 504):
+                assert total(f"HTTPCode_ELB_{code}_Count") == (mine & (status == code)).sum()
+            assert total("HTTPCode_ELB_5XX_Count") == (mine & (status >= 502)).sum()
+    # a period of one bucket: the maximum is that bucket's, not the batch's
+    first = (resp < 10.0) & target
+    assert store.datapoint("TargetResponseTime", 0, "Maximum", 0.0, 10.0) == lat[first].max()
