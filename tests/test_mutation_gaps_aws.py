@@ -766,7 +766,8 @@ def test_counts_of_one_period_add_up_across_finalised_batches():
     for start in (0.0, 4.0, 8.0):
         n = 40
         resp = start + np.sort(rng.random(n) * 4.0)
-        status = statuses[rng.integers(0, 5, n)].astype(np.int16)
+        # every class in a different share, so that no two counts coincide
+        status = statuses[rng.choice(5, n, p=[0.4, 0.25, 0.05, 0.1, 0.2])].astype(np.int16)
         rev = rng.integers(0, 2, n).astype(np.int8)
         lat = rng.random(n) * 0.3 + 0.001 + 0.5 * (resp >= 10.0)
         batches.append((resp, status, rev, lat))
@@ -788,10 +789,13 @@ def test_counts_of_one_period_add_up_across_finalised_batches():
         assert total("TargetResponseTime", "SampleCount") == (mine & target).sum()
         assert total("TargetResponseTime", "Maximum") == lat[mine & target].max()
         assert total("TargetResponseTime", "Minimum") == lat[mine & target].min()
+        assert total("TargetResponseTime", "Average") == pytest.approx(lat[mine & target].mean())
         if dim == 0:  # the ELB's own errors are reported on the load balancer only
             for code in (502, 503, 504):
                 assert total(f"HTTPCode_ELB_{code}_Count") == (mine & (status == code)).sum()
             assert total("HTTPCode_ELB_5XX_Count") == (mine & (status >= 502)).sum()
     # a period of one bucket: the maximum is that bucket's, not the batch's
     first = (resp < 10.0) & target
+    second = (resp >= 10.0) & (resp < 20.0) & target
     assert store.datapoint("TargetResponseTime", 0, "Maximum", 0.0, 10.0) == lat[first].max()
+    assert store.datapoint("TargetResponseTime", 0, "Minimum", 10.0, 20.0) == lat[second].min()
