@@ -152,17 +152,22 @@ class Recorder:
                     )
         self.latency_sum += float(latency.sum())
         if self.record_requests:
-            self.request_chunks.append(
-                {
-                    "arrival_s": batch["arrival"],
-                    "revision": rev,
-                    "task": batch["task"],
-                    "start_s": np.minimum(batch["start"], resp),
-                    "finish_s": resp,
-                    "latency_ms": latency * 1000.0,
-                    "status": status,
-                }
-            )
+            self._keep_requests(batch, latency)
+
+    def _keep_requests(self, batch: dict[str, np.ndarray], latency: np.ndarray) -> None:
+        """One row per production request of a recorded batch (``record_requests``)."""
+        resp = batch["response"]
+        self.request_chunks.append(
+            {
+                "arrival_s": batch["arrival"],
+                "revision": batch["revision"].astype(np.int64),
+                "task": batch["task"],
+                "start_s": np.minimum(batch["start"], resp),
+                "finish_s": resp,
+                "latency_ms": latency * 1000.0,
+                "status": batch["status"],
+            }
+        )
 
     def _record_compiled(self, batch: dict[str, np.ndarray]) -> bool:
         """:meth:`record` for production traffic in two compiled passes, when numba is
@@ -238,17 +243,7 @@ class Recorder:
         self._add_seconds(s0, counts, sec_lat, sec_hist.reshape(ns * 2, width), lo)
         self.latency_sum += float(lat.sum())
         if self.record_requests:
-            self.request_chunks.append(
-                {
-                    "arrival_s": batch["arrival"],
-                    "revision": rev.astype(np.int64),
-                    "task": batch["task"],
-                    "start_s": np.minimum(batch["start"], resp),
-                    "finish_s": resp,
-                    "latency_ms": lat * 1000.0,
-                    "status": status,
-                }
-            )
+            self._keep_requests(batch, lat)
         return True
 
     def _per_second(self, sec, s0, s_end, rev, cat, latency, ids) -> None:
