@@ -203,6 +203,8 @@ def test_a_new_task_failing_its_health_checks_is_stopped_and_counted_by_the_brea
 # -- when the controller acts ----------------------------------------------------------------
 
 
+# Two start-ups: the instant the new tasks turn healthy falls on either parity of the
+# controller's whole-second polls (a 2-s poll would be late by more than a second on one).
 @pytest.mark.parametrize("startup", [20, 21])
 def test_an_old_task_is_stopped_within_a_second_of_a_new_one_turning_healthy(startup):
     result = _rolling(2, 100, 200, startup=startup)
@@ -228,7 +230,7 @@ def test_the_circuit_breaker_fails_the_update_the_moment_it_trips():
     assert s["rollback_start_s"] % 1 == pytest.approx(0.5)  # START + 2 × (20 + 3.25)
 
 
-@pytest.mark.parametrize("startup", [20, 21])
+@pytest.mark.parametrize("startup", [20, 21])  # as above: either parity of the polls
 def test_in_a_rollback_a_new_task_is_stopped_within_a_second_of_an_old_one_turning_healthy(
     startup,
 ):
@@ -242,6 +244,7 @@ def test_in_a_rollback_a_new_task_is_stopped_within_a_second_of_an_old_one_turni
     assert 0 < draining.min() - healthy.max() <= 1
 
 
+# Two deregistration delays: the last new task stops at either parity of the polls.
 @pytest.mark.parametrize("delay", [5.5, 6.5])
 def test_a_rolling_rollback_ends_within_a_second_of_the_last_new_task_stopping(delay):
     result = _rolled_back(delay=delay)
