@@ -154,3 +154,18 @@ def test_the_instants_themselves_arrival_at_the_stop_finish_at_the_stop_or_at_th
     )
     assert status == [502, 200, 500]
     assert resp == [10.0, 10.0, 60.0]
+
+
+def test_a_revision_is_blue_or_green_and_any_other_name_is_an_error():
+    sc = scenario_from_dict(
+        {
+            "duration": 60,
+            "service": service(2, mean=0.01, startup=10, error_rate=0.01),
+            "green": {"error_rate": 0.2},
+        }
+    )
+    assert sc.revision("blue").error_rate == 0.01
+    assert sc.revision("green").error_rate == 0.2
+    for name in ("BLUE", "purple", None):  # not green's spec by default
+        with pytest.raises(ValueError, match="revision must be 'blue' or 'green'"):
+            sc.revision(name)

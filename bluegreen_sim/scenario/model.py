@@ -92,6 +92,8 @@ class Scenario(_Model):
 
     def revision(self, name: str) -> ServiceSpec:
         """The full task spec of revision ``blue`` or ``green``: service defaults + overrides."""
+        if name not in ("blue", "green"):
+            raise ValueError(f"revision must be 'blue' or 'green', not {name!r}")
         rev = self.blue if name == "blue" else self.green
         overrides = {k: v for k, v in rev.model_dump().items() if v is not None}
         return self.service.model_copy(update={k: getattr(rev, k) for k in overrides})
