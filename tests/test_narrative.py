@@ -57,6 +57,8 @@ LB_5XX = {
 }
 # Never in ALARM: its name still appears where the deployment lists what it watches.
 QUIET = {**GREEN_5XX, "name": "quiet", "threshold": 1e9}
+# Green's 5XX count again: trips with green-5xx, so two alarms are in ALARM at once.
+GREEN_ERRORS = {**GREEN_5XX, "name": "green-errors"}
 BAD_GREEN = {"kind": "error_rate", "revision": "green", "error_rate": 0.5}
 
 
@@ -149,7 +151,8 @@ CASES: dict[str, dict[str, Any]] = {
         duration="8m",
         faults=[{**BAD_GREEN, "after": "full_traffic", "at": "30s"}],
     ),
-    # CodeDeploy: the AfterAllowTraffic hook fails; the failure rolls back.
+    # CodeDeploy without a test listener (AfterAllowTestTraffic skipped, no hook to ignore): the
+    # AfterAllowTraffic hook fails; the failure rolls back.
     "codedeploy-hook-fails": _world(
         {
             "controller": "codedeploy",
@@ -158,6 +161,7 @@ CASES: dict[str, dict[str, Any]] = {
             "hooks": {"AfterAllowTraffic": LAMBDA_FAILS},
         },
         duration="2m",
+        test_listener=False,
     ),
     # CodeDeploy: green never turns healthy; Install times out, no rollback configured.
     "codedeploy-install-timeout": _world(
@@ -189,16 +193,17 @@ CASES: dict[str, dict[str, Any]] = {
         },
         duration="6m",
     ),
-    # ECS linear 50 %, a bad green: the alarm rolls back during the step bake.
+    # ECS linear 50 %, a bad green: two alarms trip together and roll back during the step bake.
     "ecs-linear-alarm-rollback": _world(
         {
             "controller": "ecs",
             "strategy": "LINEAR",
             "linear": {"step_percent": 50, "step_bake_time": "3m"},
             "bake_time": "1m",
-            "alarms": ["green-5xx"],
+            "alarms": ["green-5xx", "green-errors"],
         },
         duration="5m",
+        alarms=[GREEN_5XX, GREEN_ERRORS],
         faults=[BAD_GREEN],
     ),
     # ECS blue/green: green's tasks crash before they are healthy; the circuit breaker rolls back.
@@ -259,7 +264,7 @@ CASES: dict[str, dict[str, Any]] = {
         },
         duration="3m",
     ),
-    # Steps with a bad green: the analysis after the first step fails and rolls back.
+    # Steps with a bad, slow green: the analysis after the first step fails and rolls back.
     "steps-analysis-fails": _world(
         {
             "controller": "steps",
@@ -268,7 +273,7 @@ CASES: dict[str, dict[str, Any]] = {
         },
         duration="3m",
         test_listener=False,
-        faults=[BAD_GREEN],
+        faults=[BAD_GREEN, {"kind": "latency", "revision": "green", "add": "1s"}],
     ),
     # Steps with a bad green, no rollback: the alarm stops the deployment where it is.
     "steps-alarm-no-rollback": _world(
