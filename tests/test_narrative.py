@@ -80,8 +80,9 @@ def _world(deployment: dict, *, duration: str, test_listener: bool = True, **ext
     }
 
 
-def _rolling(deployment: dict, *, duration: str, **extra) -> dict:
-    """A rolling update of three tasks, keeping two healthy (67 %) and at most four (150 %)."""
+def _rolling(deployment: dict, *, duration: str, minimum: int = 50, **extra) -> dict:
+    """A rolling update of three tasks, keeping ``minimum`` % healthy (50 %: two) and at most
+    four running (150 %)."""
     raw = _world(
         {"controller": "ecs", "strategy": "ROLLING", **deployment},
         duration=duration,
@@ -89,7 +90,7 @@ def _rolling(deployment: dict, *, duration: str, **extra) -> dict:
         **extra,
     )
     raw["service"] = service(
-        3, mean=0.01, startup=20, minimum_healthy_percent=67, maximum_percent=150
+        3, mean=0.01, startup=20, minimum_healthy_percent=minimum, maximum_percent=150
     )
     raw["alarms"] = [LB_5XX]
     return raw
@@ -238,9 +239,13 @@ CASES: dict[str, dict[str, Any]] = {
     ),
     # ECS rolling update with a bake time: success.
     "rolling-success": _rolling({"bake_time": "1m", "alarms": ["lb-5xx"]}, duration="4m"),
-    # ECS rolling update of a bad release: the alarm rolls back by a rolling update.
+    # ECS rolling update of a bad release, one task at a time (100 % stay healthy): the alarm
+    # rolls back by a rolling update.
     "rolling-alarm-rollback": _rolling(
-        {"alarms": ["lb-5xx"], "alarm_poll_interval": "10s"}, duration="5m", faults=[BAD_GREEN]
+        {"alarms": ["lb-5xx"], "alarm_poll_interval": "10s"},
+        duration="5m",
+        minimum=100,
+        faults=[BAD_GREEN],
     ),
     # ECS rolling update whose new tasks crash: the circuit breaker fails it without rollback.
     "rolling-no-rollback": _rolling(
@@ -308,8 +313,10 @@ def test_the_narrative_matches_the_golden_file(case):
     path = GOLDEN / f"{case}.txt"
     if UPDATE:
         path.parent.mkdir(exist_ok=True)
-        path.write_text("\n".join(got) + "\n")
-    want = path.read_text().splitlines()
+        path.write_text("\n".join(got) + "\n", encoding="utf-8")
+    if not path.exists():
+        pytest.fail(f"no golden file {path.name} (BLUEGREEN_UPDATE_NARRATIVE=1 writes it)")
+    want = path.read_text(encoding="utf-8").splitlines()
     if got != want:
         diff = difflib.unified_diff(want, got, f"golden/{case}.txt", "this run", lineterm="")
         pytest.fail(
