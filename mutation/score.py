@@ -126,11 +126,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mutants", type=Path, default=Path("mutants"))
     parser.add_argument("--equivalent", type=Path, default=Path("mutation/equivalent.md"))
     parser.add_argument("--unsorted", action="store_true", help="list the unsorted survivors")
+    parser.add_argument(
+        "--also",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="MUTANTS",
+        help="the mutants/ folder of a later run of the same source with more tests (re-runs "
+        "by name, in another checkout): a mutant it killed counts as killed",
+    )
     args = parser.parse_args(argv)
     if not args.mutants.is_dir():
         print(f"mutation/score.py: {args.mutants}: no mutmut results (run mutmut first)")
         return 2
-    counts, unsorted = table(verdicts(args.mutants), equivalent_names(args.equivalent))
+    codes = verdicts(args.mutants)
+    for later in args.also:
+        for name, code in verdicts(later).items():
+            if code is not None and name in codes and status(codes[name]) != "killed":
+                codes[name] = code
+    counts, unsorted = table(codes, equivalent_names(args.equivalent))
     total: collections.Counter = collections.Counter()
     print(f"{'module':42s} mutants killed equiv unsorted unchecked  score")
     for module in sorted(counts):
