@@ -20,6 +20,7 @@ from conftest import health_checks, service
 from bluegreen_sim import simulate
 from bluegreen_sim.engine.simulation import STREAMS, Streams, World
 from bluegreen_sim.scenario import scenario_from_dict
+from bluegreen_sim.scenario.faults import FAULT_ANCHORS
 
 GRACE = 60.0
 
@@ -137,6 +138,26 @@ def test_a_target_unhealthy_at_the_end_of_the_grace_period_is_replaced_at_once()
     assert seen == {"replacing": True}
     assert _events(world, "unhealthy ignored") == []
     assert _events(world, "task marked for replacement") == [(GRACE, task.name)]
+
+
+# -- milestones ------------------------------------------------------------------------------
+
+
+def test_every_fault_anchor_is_a_milestone_reached_once_at_its_time():
+    # "start" is reached when the run starts; the others when a controller reaches them, the
+    # first time only.
+    raw = {"name": "milestones", "duration": "2m", "deployment": {"controller": "none"}}
+    world = World(scenario_from_dict(raw, "milestones"), 1, False)
+    for anchor in FAULT_ANCHORS:
+        assert world.milestone(anchor).triggered is (anchor == "start")
+    later = world.milestone("full_traffic")
+    assert world.milestone("full_traffic") is later  # one event per milestone
+    world.env.run(until=5)
+    world.reach("full_traffic")
+    world.env.run(until=7)
+    world.reach("full_traffic")
+    assert later.triggered and later.value == 5.0
+    assert not world.milestone("green_running").triggered
 
 
 # -- which replacement order ECS uses ------------------------------------------------------
@@ -448,3 +469,33 @@ def test_a_codedeploy_deployment_stopped_by_an_alarm_says_which():
     assert no_rollback.startswith(s["outcome_reason"])
     closing = ev.iloc[-1]
     assert (closing["event"], closing["detail"]) == ("deployment stopped", s["outcome_reason"])
+
+
+# -- when production traffic starts -----------------------------------------------------------
+
+
+def test_production_traffic_starts_at_the_first_step_that_sends_green_any():
+    # A 0 % step sends green nothing; a 1 % step does.
+    raw = {
+        "name": "first-traffic",
+        "duration": "4m",
+        "load": {"rps": 20},
+        "service": service(2, mean=0.02, startup=10),
+        "load_balancer": {"health_check": health_checks(5, healthy_threshold=2)},
+        "deployment": {
+            "controller": "steps",
+            "start": "30s",
+            "steps": [{"weight": 0, "pause": "1m"}, {"weight": 1, "pause": "1m"}, {"weight": 100}],
+        },
+    }
+    result = simulate(scenario_from_dict(raw, "first-traffic"), seed=1)
+    s, ev = result.summary, result.events
+    shifts = ev[ev["event"] == "production traffic shifted"]
+    assert [d.split(" /")[0] for d in shifts["detail"]] == ["green 1%", "green 100%"]
+    one, hundred = shifts["time_s"]
+    assert s["production_traffic_s"] == one
+    assert s["full_traffic_s"] == hundred == one + 60
+    assert one - 60 > s["deployment_start_s"]  # the 0 % step came first
+    tl = result.timeline
+    assert tl.loc[tl["time_s"] < one, "requests_green"].sum() == 0
+    assert s["requests_green"] > 0
