@@ -499,3 +499,42 @@ def test_production_traffic_starts_at_the_first_step_that_sends_green_any():
     tl = result.timeline
     assert tl.loc[tl["time_s"] < one, "requests_green"].sum() == 0
     assert s["requests_green"] > 0
+
+
+def test_a_fault_anchored_to_a_milestone_starts_when_the_deployment_reaches_it():
+    # One fault per anchor (#1 … #6, in FAULT_ANCHORS' order), each from its milestone on.
+    raw = {
+        "name": "anchors",
+        "duration": "8m",
+        "load": {"rps": 5},
+        "service": service(2, mean=0.02, startup=10),
+        "load_balancer": {"test_listener": True, "health_check": health_checks(5)},
+        "deployment": {
+            "controller": "codedeploy",
+            "start": "30s",
+            "config": "CodeDeployDefault.ECSCanary10Percent5Minutes",
+        },
+        "faults": [
+            {"kind": "latency", "revision": "both", "after": anchor, "add": "1ms"}
+            for anchor in FAULT_ANCHORS
+        ],
+    }
+    result = simulate(scenario_from_dict(raw, "anchors"), seed=1)
+    ev = result.events
+
+    def first(event: str, detail: str = "") -> float | None:
+        rows = ev[(ev["event"] == event) & ev["detail"].str.startswith(detail)]
+        return rows["time_s"].iloc[0] if len(rows) else None
+
+    reached = {
+        "start": 0.0,
+        "deployment_start": first("deployment started"),
+        "green_running": first("green tasks running"),
+        "test_traffic": first("test traffic routed to green"),
+        "production_traffic": first("production traffic shifted", "green 10%"),
+        "full_traffic": first("production traffic shifted", "green 100%"),
+    }
+    assert sorted(reached.values()) == list(reached.values())  # the lifecycle's order
+    assert reached["full_traffic"] == reached["production_traffic"] + 300
+    for number, anchor in enumerate(FAULT_ANCHORS, start=1):
+        assert first("fault started", f"#{number} ") == reached[anchor], anchor
