@@ -507,7 +507,7 @@ def test_a_fault_anchored_to_a_milestone_starts_when_the_deployment_reaches_it()
         "name": "anchors",
         "duration": "8m",
         "load": {"rps": 5},
-        "service": service(2, mean=0.02, startup=10),
+        "service": service(2, mean=0.02, startup=10.5),
         "load_balancer": {"test_listener": True, "health_check": health_checks(5)},
         "deployment": {
             "controller": "codedeploy",
@@ -535,6 +535,9 @@ def test_a_fault_anchored_to_a_milestone_starts_when_the_deployment_reaches_it()
         "full_traffic": first("production traffic shifted", "green 100%"),
     }
     assert sorted(reached.values()) == list(reached.values())  # the lifecycle's order
+    # green is running once its last task is (the controller looks every second)
+    running = ev[(ev["event"] == "task running") & ev["detail"].str.startswith("green-")]
+    assert 0 <= reached["green_running"] - running["time_s"].max() < 1
     assert reached["full_traffic"] == reached["production_traffic"] + 300
     for number, anchor in enumerate(FAULT_ANCHORS, start=1):
         assert first("fault started", f"#{number} ") == reached[anchor], anchor
