@@ -1,0 +1,447 @@
+"""Rules of the functions every simulation calls that mutation testing found unchecked (issue 16).
+
+The health checker's counting of consecutive checks, the targets in service, the task sets'
+replacement limits and billing, the fault fields a task carries, and the metric store's
+datapoints. These functions run in every simulating test, so each survivor of theirs costs a
+whole selection: the tests here are small worlds (one or two tasks, a minute or two of simulated
+time, a request a second) or a metric store filled by hand.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from conftest import service
+
+from bluegreen_sim.aws.alb import HealthChecker
+from bluegreen_sim.aws.fargate import Task, TaskSet
+from bluegreen_sim.aws.metrics import MetricStore
+from bluegreen_sim.aws.statistics import hist_bucket
+from bluegreen_sim.engine.simulation import World
+from bluegreen_sim.scenario import scenario_from_dict
+
+
+def _world(raw: dict, seed: int = 1) -> World:
+    world = World(scenario_from_dict(raw), seed, False)
+    world.run()
+    return world
+
+
+def _events(world: World, event: str) -> list[tuple[float, str]]:
+    """(time, detail) of each event of that name."""
+    return _events_named(world.events, event)
+
+
+def _events_named(events: list[tuple], event: str) -> list[tuple[float, str]]:
+    return [(t, detail) for t, _, name, detail in events if name == event]
+
+
+# -- the health checker -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("routing", ["round_robin", "weighted_random"])
+def test_a_target_changes_health_after_its_thresholds_of_consecutive_checks(routing):
+    # One blue task, checked every 5 s from t = 0. Its probes fail while a fault is in force:
+    # at 15 and 20 s (two failures, one short of the threshold of three), then pass at 25 s,
+    # which starts the count again; they fail at 30, 35 and 40 s: unhealthy after the third.
+    # With 100 % / 100 % ECS can neither replace nor stop it, so it stays registered, passes
+    # again from 60 s, and is healthy after the third pass (70 s). Weighted random routing
+    # reads every probe at once instead of deferring the passing ones (the same rule).
+    raw = {
+        "duration": 90,
+        "load": {"rps": 1},
+        "service": service(
+            1, mean=0.01, startup=5, minimum_healthy_percent=100, maximum_percent=100
+        ),
+        "load_balancer": {
+            "routing": routing,
+            "health_check": {
+                "interval": 5,
+                "timeout": 2,
+                "healthy_threshold": 3,
+                "unhealthy_threshold": 3,
+            },
+        },
+        "faults": [
+            {"kind": "health_check", "revision": "blue", "at": 12, "duration": 10},
+            {"kind": "health_check", "revision": "blue", "at": 27, "duration": 30},
+        ],
+    }
+    world = _world(raw)
+    [(unhealthy_at, why)] = _events(world, "target unhealthy")
+    [(healthy_at, _)] = _events(world, "target healthy")
+    # a probe's result is known once the task has answered it (5 ms of work)
+    assert 40 <= unhealthy_at < 41
+    assert why.startswith("blue-1: 3 consecutive checks failed")
+    assert 70 <= healthy_at < 71
+    [task] = world.task_sets["blue"].tasks
+    assert task.health == "healthy" and task.healthy_at == healthy_at
+
+
+def test_probes_read_later_in_a_batch_give_the_health_history_of_probes_read_at_once():
+    # A healthy target's probe whose outcome cannot change its state (failures so far too
+    # few) is served with its window in a batch and read when the next one is due. With
+    # half the probes failing at random from the start, the targets' health changes, ECS's
+    # replacements and their times are the same as when every probe is awaited.
+    raw = {
+        "duration": 300,
+        "load": {"rps": 1},
+        "service": service(2, mean=0.01, startup=5),
+        "load_balancer": {"health_check": {"interval": 5, "timeout": 2, "unhealthy_threshold": 3}},
+        "faults": [{"kind": "health_check", "revision": "blue", "probability": 0.5}],
+    }
+    histories = []
+    for deferrable in (True, False):
+        world = World(scenario_from_dict(raw), 1, False)
+        world.dataplane.probes_deferrable = deferrable
+        world.run()
+        histories.append([e for e in world.events if e[1] in ("alb", "ecs")])
+    assert _events_named(histories[0], "target unhealthy")  # the history is not empty
+    assert histories[0] == histories[1]
+
+
+def _started(raw: dict, seed: int = 1) -> World:
+    """A world whose processes are started but not run: step it with ``world.env.run``."""
+    world = World(scenario_from_dict(raw), seed, False)
+    world.env.process(world.dataplane.run())
+    world.env.process(world.controller.run())
+    return world
+
+
+def test_slow_start_spares_the_first_target_of_an_empty_group_and_ramps_the_others():
+    # Three green tasks register into the empty green group at 10 s and pass their two checks
+    # at 15 s. ECS registers them one by one: only the first is registered into an empty
+    # group and skips slow start (ALB-UG); the others find it healthy and out of slow start,
+    # so they ramp linearly over the 30 s, from a floor of 1 %.
+    raw = {
+        "duration": 120,
+        "load": {"rps": 2},
+        "service": service(3, mean=0.01, startup=10),
+        "load_balancer": {
+            "slow_start": 30,
+            "health_check": {"interval": 5, "timeout": 2, "healthy_threshold": 2},
+        },
+        "deployment": {"controller": "steps", "start": 0, "steps": [{"weight": 100, "pause": 60}]},
+    }
+    world = _started(raw)
+    group = world.alb.target_group("green")
+    world.env.run(until=15.006)  # the checks pass at 15 s; the probe's answer takes 5 ms
+    first, *others = group.targets
+    healthy_at = first.healthy_at
+    assert 15 <= healthy_at < 15.006 and all(t.healthy_at == healthy_at for t in others)
+    assert [t.slow_start for t in group.targets] == [False, True, True]
+    for now in (15.006, 25.0, 40.0):  # just healthy (the 1 % floor), then on the ramp
+        world.env.run(until=max(now, world.env.now + 1e-9))
+        targets, weights = group.in_service()
+        assert targets == [first, *others]
+        ramp = max((world.env.now - healthy_at) / 30, 0.01)
+        assert weights == pytest.approx([1.0, ramp, ramp])
+    # out of slow start, every target has the same weight again
+    world.env.run(until=healthy_at + 30)
+    assert group.in_service() == ([first, *others], None)
+    # blue's tasks, healthy from the start, never were in slow start
+    assert world.alb.target_group("blue").in_service()[1] is None
+
+
+def test_a_target_registered_into_an_empty_group_skips_slow_start_even_when_healthy_last():
+    # The exemption belongs to the registration, not to being healthy first: green-1,
+    # registered into the empty group, becomes healthy after green-2, which is out of slow
+    # start by then; green-1 still skips it (ALB-UG), while green-3 enters it.
+    raw = {
+        "duration": 60,
+        "service": service(1, mean=0.01, startup=5),
+        "load_balancer": {"slow_start": 30},
+    }
+    world = World(scenario_from_dict(raw), 1, False)
+    group = world.alb.target_group("green")
+    green = TaskSet(world, "green", world.scenario.revision("green"), 3)
+    tasks = [Task(world, green, number) for number in (1, 2, 3)]
+    for task in tasks:
+        task.state = "RUNNING"
+        group.register(task)
+    assert [t.health for t in tasks] == ["initial"] * 3
+    for task in (tasks[1], tasks[0], tasks[2]):
+        HealthChecker(world, group, task)._become("healthy", "checks passed")
+    assert [t.slow_start for t in tasks] == [False, False, True]
+
+
+def test_a_weight_change_is_a_percentage_between_0_and_100():
+    world = World(scenario_from_dict({"duration": 60}), 1, False)
+    listener = world.listener
+    listener.set_green_weight(150.0, "too much")
+    assert listener.green_weight == 100.0
+    listener.set_green_weight(-5.0, "too little")
+    assert listener.green_weight == 0.0
+    shifts = _events(world, "production traffic shifted")
+    assert [detail for _, detail in shifts] == [
+        "green 100% / blue 0% (too much)",
+        "green 0% / blue 100% (too little)",
+    ]
+    listener.set_green_weight(0.0)  # no change: nothing happens, nothing is reported
+    assert len(_events(world, "production traffic shifted")) == 2
+    listener.set_green_weight(25.0)  # without a reason, the detail gives the weights only
+    assert _events(world, "production traffic shifted")[-1][1] == "green 25% / blue 75%"
+
+
+# -- the fault fields a task carries ----------------------------------------------------------
+
+_FIELDS = (
+    "extra_error_rate",
+    "latency_multiply",
+    "latency_add",
+    "leak_growth",
+    "leak_since",
+    "probe_failure",
+    "overload_error_rate",
+    "overload_utilisation",
+    "faulty",
+)
+
+
+def _fields(task) -> dict[str, float]:
+    return {name: getattr(task, name) for name in _FIELDS}
+
+
+def _fault(kind: str, at: float, **fields) -> dict:
+    return {"kind": kind, "at": at, **fields}
+
+
+def test_faults_in_force_combine_on_each_task_and_end_cleanly():
+    # Green's task runs from 10 s. Faults from 5 s reach it as it starts; a second of each
+    # kind is in force from 20 s to 40 s. Independent failure chances combine as
+    # 1 - (1 - a)(1 - b), latency factors multiply and additions add, leaks add up from
+    # when the task runs or the fault starts (the later); a dependency outage hits both
+    # revisions but makes neither a faulty release.
+    raw = {
+        "duration": 60,
+        "load": {"rps": 1},
+        "service": service(1, mean=0.01, startup=10),
+        "load_balancer": {"health_check": {"interval": 5, "timeout": 2, "unhealthy_threshold": 10}},
+        "deployment": {"controller": "steps", "start": 0, "steps": [{"weight": 100, "pause": 60}]},
+        "faults": [
+            _fault("error_rate", 5, error_rate=0.1),
+            _fault("latency", 5, multiply=2, add=0.05),
+            _fault("health_check", 5, probability=0.2),
+            _fault("slow_leak", 5, growth=0.001),
+            _fault("error_rate", 20, duration=20, error_rate=0.2),
+            _fault("latency", 20, duration=20, multiply=3, add=0.01),
+            _fault("health_check", 20, duration=20, probability=0.5),
+            _fault("slow_leak", 20, duration=20, growth=0.002),
+            _fault("load_dependent", 20, duration=20, error_rate=0.3, utilisation=0.7),
+            _fault("dependency_outage", 20, duration=20, error_rate=0.5),
+        ],
+    }
+    world = _started(raw)
+    quiet = {
+        "extra_error_rate": 0.0,
+        "latency_multiply": 1.0,
+        "latency_add": 0.0,
+        "leak_growth": 0.0,
+        "leak_since": 0.0,
+        "probe_failure": 0.0,
+        "overload_error_rate": 0.0,
+        "overload_utilisation": 1.0,
+        "faulty": 0.0,
+    }
+    world.env.run(until=15)
+    [blue] = world.task_sets["blue"].tasks
+    [green] = world.task_sets["green"].tasks
+    first = {
+        "extra_error_rate": 0.1,
+        "latency_multiply": 2.0,
+        "latency_add": 0.05,
+        "leak_growth": 0.001,
+        "leak_since": 10.0,  # running from 10 s, the fault from 5 s
+        "probe_failure": 0.2,
+        "overload_error_rate": 0.0,
+        "overload_utilisation": 1.0,
+        "faulty": 1.0,
+    }
+    assert _fields(green) == pytest.approx(first)
+    assert _fields(blue) == quiet  # the faults are green's
+    world.env.run(until=30)
+    assert _fields(green) == pytest.approx(
+        {
+            "extra_error_rate": 1 - 0.9 * 0.8 * 0.5,
+            "latency_multiply": 6.0,
+            "latency_add": 0.06,
+            "leak_growth": 0.003,
+            "leak_since": 20.0,
+            "probe_failure": 1 - 0.8 * 0.5,
+            "overload_error_rate": 0.3,
+            "overload_utilisation": 0.7,
+            "faulty": 1.0,
+        }
+    )
+    assert _fields(blue) == pytest.approx(dict(quiet, extra_error_rate=0.5))
+    world.env.run(until=45)  # the second faults have ended
+    assert green.state == "RUNNING"
+    assert _fields(green) == pytest.approx(first)
+    assert _fields(blue) == quiet
+
+
+@pytest.mark.parametrize("green_error_rate", [0.0, 0.01])
+def test_green_is_a_faulty_release_when_configured_worse_not_under_a_dependency_outage(
+    green_error_rate,
+):
+    raw = {
+        "duration": 30,
+        "load": {"rps": 1},
+        "service": service(1, mean=0.01, startup=5),
+        "green": {"error_rate": green_error_rate},
+        "deployment": {"controller": "steps", "start": 0, "steps": [{"weight": 100, "pause": 60}]},
+        "faults": [_fault("dependency_outage", 0, error_rate=0.5)],
+    }
+    world = _started(raw)
+    world.env.run(until=10)
+    [green] = world.task_sets["green"].tasks
+    [blue] = world.task_sets["blue"].tasks
+    assert green.extra_error_rate == blue.extra_error_rate == 0.5
+    assert green.faulty == (1.0 if green_error_rate > 0 else 0.0)
+    assert blue.faulty == 0.0
+
+
+# -- task sets: limits and billing ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("desired", "minimum", "maximum", "min_healthy", "max_tasks"),
+    [
+        (4, 50, 150, 2, 6),  # exact products: no rounding either way
+        (3, 50, 150, 2, 4),  # 1.5 rounds up, 4.5 down
+        (3, 100, 100, 3, 3),
+        (10, 0, 200, 0, 20),
+        (1, 0, 100, 0, 1),
+        (1, 100, 100, 1, 1),
+    ],
+)
+def test_minimum_healthy_rounds_up_and_maximum_rounds_down(
+    desired, minimum, maximum, min_healthy, max_tasks
+):
+    # ECS DeploymentConfiguration: minimumHealthyPercent rounds up, maximumPercent down
+    sc = scenario_from_dict(
+        {
+            "duration": 10,
+            "service": service(
+                1,
+                mean=0.01,
+                startup=5,
+                minimum_healthy_percent=minimum,
+                maximum_percent=maximum,
+            ),
+        }
+    )
+    world = World(sc, 1, False)
+    task_set = TaskSet(world, "green", sc.revision("green"), desired)
+    assert (task_set.min_healthy, task_set.max_tasks) == (min_healthy, max_tasks)
+    assert task_set.desired == desired and task_set.tasks == [] and task_set.active
+    assert task_set.replacement == "replace_first"  # the ECS way, for a service alone
+
+
+def _billed(end: float, *tasks: tuple[float | None, float | None]) -> float:
+    """Billed seconds up to ``end`` of tasks given as (pulled_at, stopped_at)."""
+    fake = SimpleNamespace(
+        tasks=[SimpleNamespace(pulled_at=pulled, stopped_at=stopped) for pulled, stopped in tasks]
+    )
+    return TaskSet.task_seconds(fake, end)
+
+
+def test_a_task_is_billed_from_its_pull_to_its_stop_by_the_second_with_a_minute_minimum():
+    # Fargate: from the image pull until the task stops, rounded up to the second, one
+    # minute at least; a task still running at ``end`` has cost ``end - pulled`` so far.
+    assert _billed(100.0) == 0.0
+    assert _billed(100.0, (None, 20.0)) == 0.0  # stopped while provisioning: never pulled
+    assert _billed(100.0, (10.0, 40.0)) == 60.0  # 30 s: the minimum
+    assert _billed(100.0, (10.0, 80.5)) == 71.0  # 70.5 s: rounded up
+    assert _billed(100.0, (10.0, 81.0)) == 71.0  # a whole number of seconds stays
+    assert _billed(200.0, (10.0, 10.0 + 0.1 * 3 * 250)) == 75.0  # 75.000…01 s: rounding error
+    assert _billed(100.0, (30.0, None)) == 70.0  # still running: its bill so far, not rounded
+    assert _billed(100.0, (99.5, None)) == 0.5  # …nor raised to the minimum
+    assert _billed(100.0, (30.0, 100.0)) == 70.0  # stopped at ``end`` itself: a whole bill
+    assert _billed(100.0, (90.0, 100.0)) == 60.0
+    assert _billed(100.0, (10.0, 150.0)) == 90.0  # stops after ``end``: billed up to it
+    assert _billed(100.0, (100.0, 100.0)) == 0.0  # pulled at ``end``: nothing yet
+    assert _billed(100.0, (120.0, 130.0)) == 0.0
+    # each task's bill is its own, summed over the tasks of the set
+    assert _billed(100.0, (10.0, 40.0), (30.0, None), (None, None), (10.0, 80.5)) == 201.0
+
+
+# -- the metric store's datapoints ----------------------------------------------------------------
+
+
+def _filled_store() -> MetricStore:
+    """Two minutes of metrics, filled by hand.
+
+    Minute 0: blue answers 200 at 0.010 s, 0.020 s … 0.100 s (ten responses at 5 s), plus
+    one 500 at 0.5 s and two 503s (rejected before a target was chosen); green answers one 200
+    at 0.2 s. Minute 1: no request. Host counts, sampled each second over [0, 20): blue 2
+    healthy for 10 s, then 1 healthy and 1 unhealthy; green none.
+    """
+    store = MetricStore(600.0)
+    latency = np.concatenate((np.arange(1, 11) / 100, [0.5, 0.0, 0.0, 0.2]))
+    status = np.array([200] * 10 + [500, 503, 503, 200], np.int16)
+    revision = np.array([BLUE] * 13 + [GREEN], np.int8)
+    response = np.full(len(latency), 5.0) + latency
+    store.add(response, status, revision, latency, hist_bucket(latency * 1000))
+    for t in range(20):
+        blue = (2, 0) if t < 10 else (1, 1)
+        store.sample_hosts(float(t), t + 1.0, [blue, (0, 0)])
+    return store
+
+
+BLUE, GREEN = 0, 1  # a response's revision
+LB_, BLUE_TG, GREEN_TG = 0, 1, 2  # the dimensions
+
+
+@pytest.mark.parametrize(
+    ("metric", "dimension", "stat", "value"),
+    [
+        # counts: a request is a sample of value 1; 503s chose no target, so no RequestCount
+        ("RequestCount", LB_, "Sum", 12.0),
+        ("RequestCount", LB_, "SampleCount", 12.0),
+        ("RequestCount", BLUE_TG, "Sum", 11.0),
+        ("RequestCount", GREEN_TG, "Sum", 1.0),
+        ("RequestCount", BLUE_TG, "Average", 1.0),
+        ("RequestCount", BLUE_TG, "Maximum", 1.0),
+        ("HTTPCode_Target_5XX_Count", BLUE_TG, "Sum", 1.0),
+        ("HTTPCode_Target_5XX_Count", GREEN_TG, "Sum", None),  # zero: not reported
+        ("HTTPCode_Target_5XX_Count", GREEN_TG, "Average", None),
+        ("HTTPCode_ELB_503_Count", LB_, "Sum", 2.0),
+        ("HTTPCode_ELB_5XX_Count", LB_, "Minimum", 1.0),
+        # TargetResponseTime: the responses of targets only, in seconds
+        ("TargetResponseTime", BLUE_TG, "SampleCount", 11.0),
+        ("TargetResponseTime", BLUE_TG, "Average", (0.55 + 0.5) / 11),
+        ("TargetResponseTime", BLUE_TG, "Minimum", 0.01),
+        ("TargetResponseTime", BLUE_TG, "Maximum", 0.5),
+        ("TargetResponseTime", BLUE_TG, "Sum", 1.05),
+        ("TargetResponseTime", BLUE_TG, "p50", 0.06),  # the 6th of 11, within 1 %
+        ("TargetResponseTime", BLUE_TG, "p100", 0.5),  # the extremes are exact
+        ("TargetResponseTime", BLUE_TG, "p0", 0.01),
+        ("TargetResponseTime", GREEN_TG, "p99", 0.2),  # clamped to the one response
+        ("TargetResponseTime", LB_, "Maximum", 0.5),
+        ("TargetResponseTime", LB_, "SampleCount", 12.0),
+        ("TargetResponseTime", BLUE_TG, "p90", 0.10),  # the 10th of 11
+        ("TargetResponseTime", LB_, "p90", 0.2),  # the 11th of 12: green's response counts
+        # host counts: one sample a second; a percentile of them is their mean
+        ("HealthyHostCount", BLUE_TG, "Average", 1.5),
+        ("HealthyHostCount", BLUE_TG, "Minimum", 1.0),
+        ("HealthyHostCount", BLUE_TG, "Maximum", 2.0),
+        ("HealthyHostCount", BLUE_TG, "SampleCount", 20.0),
+        ("HealthyHostCount", BLUE_TG, "Sum", 30.0),
+        ("HealthyHostCount", BLUE_TG, "p90", 1.5),
+        ("UnHealthyHostCount", BLUE_TG, "Average", 0.5),
+        ("UnHealthyHostCount", BLUE_TG, "Minimum", 0.0),
+        ("UnHealthyHostCount", BLUE_TG, "Maximum", 1.0),
+        ("UnHealthyHostCount", BLUE_TG, "p50", 0.5),
+        ("HealthyHostCount", GREEN_TG, "Maximum", 0.0),  # sampled: zero, not missing
+    ],
+)
+def test_a_datapoint_is_the_statistic_of_its_period(metric, dimension, stat, value):
+    store = _filled_store()
+    got = store.datapoint(metric, dimension, stat, 0.0, 60.0)
+    if value is None:
+        assert got is None
+    else:
+        assert got == pytest.approx(value, rel=0.01)
