@@ -445,3 +445,25 @@ def test_a_datapoint_is_the_statistic_of_its_period(metric, dimension, stat, val
         assert got is None
     else:
         assert got == pytest.approx(value, rel=0.01)
+
+
+@pytest.mark.parametrize("delay", [10.0, 8.5])
+def test_an_ecs_deployment_succeeds_once_blue_has_stopped_within_a_second(delay):
+    # CLEAN_UP scales blue down to 0; the deployment is SUCCESSFUL when its last task has
+    # stopped (after the deregistration delay), noticed within the control plane's second.
+    raw = {
+        "duration": 60,
+        "load": {"rps": 2},
+        "service": service(2, mean=0.01, startup=5),
+        "load_balancer": {
+            "deregistration_delay": delay,
+            "health_check": {"interval": 5, "timeout": 2, "healthy_threshold": 2},
+        },
+        "deployment": {"controller": "ecs", "start": 3, "bake_time": 0},
+    }
+    world = _world(raw)
+    [(draining, _), _] = _events(world, "target draining")
+    stops = [t for t, detail in _events(world, "task stopped") if detail.startswith("blue-")]
+    [(succeeded, _)] = _events(world, "deployment succeeded")
+    assert len(stops) == 2 and max(stops) == draining + delay
+    assert max(stops) <= succeeded < max(stops) + 1
