@@ -17,7 +17,7 @@ from conftest import service
 
 from bluegreen_sim.aws.alb import HealthChecker
 from bluegreen_sim.aws.fargate import Task, TaskSet
-from bluegreen_sim.aws.metrics import MetricStore
+from bluegreen_sim.aws.metrics import MetricStore, metrics_frame
 from bluegreen_sim.aws.statistics import hist_bucket
 from bluegreen_sim.engine.simulation import World
 from bluegreen_sim.scenario import scenario_from_dict
@@ -78,6 +78,35 @@ def test_a_target_changes_health_after_its_thresholds_of_consecutive_checks(rout
     assert 70 <= healthy_at < 71
     [task] = world.task_sets["blue"].tasks
     assert task.health == "healthy" and task.healthy_at == healthy_at
+
+
+def test_a_check_that_times_out_does_not_delay_the_next_one():
+    # Checks go every interval from the target's registration (t = 0), however long one
+    # took. With probes taking a request's service time, 10 s more while a latency fault is in
+    # force (12 s to 42 s), they time out after 4.5 s: the target is unhealthy when the second
+    # failed probe (at 20 s) times out, and healthy again at a probe of the 5 s grid.
+    raw = {
+        "duration": 70,
+        "load": {"rps": 1},
+        "service": service(
+            1, mean=0.01, startup=5, minimum_healthy_percent=100, maximum_percent=100
+        ),
+        "load_balancer": {
+            "health_check": {
+                "interval": 5,
+                "timeout": 4.5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 2,
+                "probe_time": None,
+            }
+        },
+        "faults": [{"kind": "latency", "revision": "blue", "at": 12, "duration": 30, "add": 10}],
+    }
+    world = _world(raw)
+    [(unhealthy_at, why)] = _events(world, "target unhealthy")
+    [(healthy_at, _)] = _events(world, "target healthy")
+    assert unhealthy_at == 20 + 4.5 and why.endswith("(timeout)")
+    assert healthy_at >= 45 and healthy_at % 5 < 0.1
 
 
 def test_probes_read_later_in_a_batch_give_the_health_history_of_probes_read_at_once():
@@ -165,6 +194,69 @@ def test_a_target_registered_into_an_empty_group_skips_slow_start_even_when_heal
     for task in (tasks[1], tasks[0], tasks[2]):
         HealthChecker(world, group, task)._become("healthy", "checks passed")
     assert [t.slow_start for t in tasks] == [False, False, True]
+
+
+def test_a_target_enters_slow_start_only_beside_a_healthy_target_out_of_it():
+    # ALB-UG: slow start begins for a newly healthy target only when at least one healthy
+    # target is not in slow start. A target ramping since 100 s is in slow start until 130 s
+    # (30 s later), not at 130 s itself.
+    world = World(
+        scenario_from_dict({"duration": 300, "load_balancer": {"slow_start": 30}}), 1, False
+    )
+    group = world.alb.target_group("green")
+    green = TaskSet(world, "green", world.scenario.revision("green"), 4)
+    tasks = [Task(world, green, number) for number in (1, 2, 3, 4)]
+    for task in tasks:
+        task.state = "RUNNING"
+        group.register(task)
+    one, two, three, four = (HealthChecker(world, group, task) for task in tasks)
+    world.env.run(until=1)
+    one._become("healthy", "")  # registered into the empty group: no slow start
+    world.env.run(until=100)
+    two._become("healthy", "")
+    assert tasks[1].slow_start  # beside one, out of slow start
+    one._become("unhealthy", "")
+    world.env.run(until=110)
+    three._become("healthy", "")
+    assert not tasks[2].slow_start  # two is healthy but still ramping (10 s of 30)
+    three._become("unhealthy", "")
+    world.env.run(until=130)
+    four._become("healthy", "")
+    assert tasks[3].slow_start  # two's 30 s are over
+
+
+def test_a_new_target_failing_its_checks_is_unhealthy_at_the_threshold():
+    # green-1 registers (initial) at 10 s; every probe fails: unhealthy at the third, 20 s
+    raw = {
+        "duration": 40,
+        "load": {"rps": 1},
+        "service": service(1, mean=0.01, startup=10),
+        "load_balancer": {"health_check": {"interval": 5, "timeout": 2, "unhealthy_threshold": 3}},
+        "deployment": {"controller": "steps", "start": 0, "steps": [{"weight": 100, "pause": 60}]},
+        "faults": [{"kind": "health_check", "revision": "green"}],
+    }
+    world = _world(raw)
+    first, *_ = _events(world, "target unhealthy")
+    assert 20 <= first[0] < 21 and first[1].startswith("green-1: 3 consecutive checks failed")
+
+
+def test_the_controller_hears_of_a_task_healthy_the_first_time_only():
+    # ECS's circuit breaker resets its count when a task reaches a healthy state: once per
+    # task, not again when a target that was unhealthy passes its checks again
+    world = World(scenario_from_dict({"duration": 60}), 1, False)
+    group = world.alb.target_group("green")
+    green = TaskSet(world, "green", world.scenario.revision("green"), 1)
+    heard = []
+    green.on_task_healthy.append(heard.append)
+    task = Task(world, green, 1)
+    task.state = "RUNNING"
+    group.register(task)
+    checker = HealthChecker(world, group, task)
+    checker._become("healthy", "checks passed")
+    assert heard == [task]
+    checker._become("unhealthy", "checks failed")
+    checker._become("healthy", "checks passed again")
+    assert heard == [task] and task.health == "healthy"
 
 
 def test_a_weight_change_is_a_percentage_between_0_and_100():
@@ -301,6 +393,59 @@ def test_green_is_a_faulty_release_when_configured_worse_not_under_a_dependency_
     assert green.extra_error_rate == blue.extra_error_rate == 0.5
     assert green.faulty == (1.0 if green_error_rate > 0 else 0.0)
     assert blue.faulty == 0.0
+
+
+def test_a_fault_on_a_fraction_of_tasks_leaves_the_others_untouched():
+    # each task is hit with the fault's fraction, drawn once; a task not hit carries nothing
+    raw = {
+        "duration": 30,
+        "load": {"rps": 1},
+        "service": service(8, mean=0.01, startup=5),
+        "faults": [{"kind": "error_rate", "revision": "blue", "error_rate": 0.3, "fraction": 0.5}],
+    }
+    world = _started(raw)
+    world.env.run(until=1)
+    [fault] = world.faults.active
+    tasks = world.task_sets["blue"].tasks
+    hit = [fault.hits[t.id] for t in tasks]
+    assert 0 < sum(hit) < len(tasks)  # this seed hits some tasks and spares others
+    assert [t.extra_error_rate for t in tasks] == pytest.approx([0.3 if h else 0.0 for h in hit])
+
+
+def test_a_crash_fault_hits_the_tasks_running_when_it_starts_not_their_replacements():
+    raw = {
+        "duration": 40,
+        "load": {"rps": 1},
+        "service": service(1, mean=0.01, startup=5),
+        "load_balancer": {"health_check": {"interval": 5, "timeout": 2, "healthy_threshold": 2}},
+        "deployment": {"controller": "steps", "start": 0, "steps": [{"weight": 100, "pause": 60}]},
+        "faults": [{"kind": "crash", "after": "green_running", "at": 1}],
+    }
+    world = _started(raw)
+    world.env.run(until=30)
+    first, replacement = world.task_sets["green"].tasks
+    assert first.state == "STOPPED" and first.stop_reason.startswith("crashed (fault #1")
+    assert replacement.state == "RUNNING"
+    assert first.faulty == 1.0 and replacement.faulty == 0.0
+
+
+@pytest.mark.parametrize(("green_ms", "worse"), [(50, True), (5, False)])
+def test_a_green_slower_by_its_empirical_latency_is_a_faulty_release(tmp_path, green_ms, worse):
+    for name, ms in (("blue", 10), ("green", green_ms)):
+        (tmp_path / f"{name}.csv").write_text(f"latency_ms\n{ms}\n{ms}\n", encoding="utf-8")
+    raw = {
+        "duration": 30,
+        "load": {"rps": 1},
+        "service": service(1, mean=0.01, startup=5),
+        "blue": {"latency": {"distribution": "empirical", "file": str(tmp_path / "blue.csv")}},
+        "green": {"latency": {"distribution": "empirical", "file": str(tmp_path / "green.csv")}},
+        "deployment": {"controller": "steps", "start": 0, "steps": [{"weight": 100, "pause": 60}]},
+    }
+    world = _started(raw)
+    world.env.run(until=10)
+    [green] = world.task_sets["green"].tasks
+    assert world.faults.green_is_worse is worse
+    assert green.faulty == float(worse)
 
 
 # -- task sets: limits and billing ---------------------------------------------------------------
@@ -467,3 +612,68 @@ def test_an_ecs_deployment_succeeds_once_blue_has_stopped_within_a_second(delay)
     [(succeeded, _)] = _events(world, "deployment succeeded")
     assert len(stops) == 2 and max(stops) == draining + delay
     assert max(stops) <= succeeded < max(stops) + 1
+
+
+def test_the_metrics_frame_lists_each_reported_datapoint_of_each_period():
+    # Per period of the run: counts' Sum on each dimension (the ELB's own codes on the load
+    # balancer only), TargetResponseTime's Average, Maximum, p50 and p99, and the host counts
+    # of the target groups only. A missing datapoint is left out; RequestCount is reported
+    # as 0 for a period without requests.
+    frame = metrics_frame(_filled_store(), 120.0)
+    got = {
+        (row.time_s, row.dimension, row.metric, row.statistic): row.value
+        for row in frame.itertuples()
+    }
+    trt = {"Average": None, "Maximum": None, "p50": None, "p99": None}
+    expected = {}
+    for dim, counts, hosts in (
+        (
+            "load_balancer",
+            {
+                "RequestCount": 12,
+                "HTTPCode_Target_2XX_Count": 11,
+                "HTTPCode_Target_5XX_Count": 1,
+                "HTTPCode_ELB_5XX_Count": 2,
+                "HTTPCode_ELB_503_Count": 2,
+            },
+            {},
+        ),
+        (
+            "blue",
+            {"RequestCount": 11, "HTTPCode_Target_2XX_Count": 10, "HTTPCode_Target_5XX_Count": 1},
+            {
+                ("HealthyHostCount", "Average"): 1.5,
+                ("HealthyHostCount", "Minimum"): 1.0,
+                ("UnHealthyHostCount", "Average"): 0.5,
+                ("UnHealthyHostCount", "Maximum"): 1.0,
+            },
+        ),
+        (
+            "green",
+            {"RequestCount": 1, "HTTPCode_Target_2XX_Count": 1},
+            {
+                ("HealthyHostCount", "Average"): 0.0,
+                ("HealthyHostCount", "Minimum"): 0.0,
+                ("UnHealthyHostCount", "Average"): 0.0,
+                ("UnHealthyHostCount", "Maximum"): 0.0,
+            },
+        ),
+    ):
+        for metric, value in counts.items():
+            expected[(0.0, dim, metric, "Sum")] = value
+        for stat in trt:
+            expected[(0.0, dim, "TargetResponseTime", stat)] = None  # checked below
+        for (metric, stat), value in hosts.items():
+            expected[(0.0, dim, metric, stat)] = value
+        expected[(60.0, dim, "RequestCount", "Sum")] = 0.0
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        if value is not None:
+            assert got[key] == value, key
+    assert got[(0.0, "blue", "TargetResponseTime", "Maximum")] == 0.5
+    assert got[(0.0, "green", "TargetResponseTime", "p50")] == pytest.approx(0.2)
+    assert got[(0.0, "load_balancer", "TargetResponseTime", "Average")] == pytest.approx(1.25 / 12)
+    # periods cover [0, end): a shorter period gives more rows, none at ``end`` itself
+    times = sorted(set(metrics_frame(_filled_store(), 120.0, period=30.0)["time_s"]))
+    assert times == [0.0, 30.0, 60.0, 90.0]
+    assert metrics_frame(MetricStore(60.0), 0.0).empty
