@@ -448,6 +448,34 @@ def test_a_green_slower_by_its_empirical_latency_is_a_faulty_release(tmp_path, g
     assert green.faulty == float(worse)
 
 
+def test_a_leak_on_tasks_running_from_the_start_grows_from_the_start():
+    raw = {
+        "duration": 30,
+        "load": {"rps": 1},
+        "service": service(2, mean=0.01, startup=5),
+        "faults": [{"kind": "slow_leak", "revision": "blue", "growth": 0.001}],
+    }
+    world = _started(raw)
+    world.env.run(until=1)
+    for task in world.task_sets["blue"].tasks:  # running since 0, as the fault
+        assert (task.leak_growth, task.leak_since) == (0.001, 0.0)
+
+
+def test_tasks_start_up_in_their_empirical_start_up_time(tmp_path):
+    (tmp_path / "startup.csv").write_text("startup_ms\n7000\n7000\n", encoding="utf-8")
+    raw = {
+        "duration": 30,
+        "load": {"rps": 1},
+        "service": service(1, mean=0.01, startup=5),
+        "green": {"startup": {"distribution": "empirical", "file": str(tmp_path / "startup.csv")}},
+        "deployment": {"controller": "steps", "start": 0, "steps": [{"weight": 100, "pause": 60}]},
+    }
+    world = _started(raw)
+    world.env.run(until=10)
+    [green] = world.task_sets["green"].tasks
+    assert green.running_at == pytest.approx(7.0)
+
+
 # -- task sets: limits and billing ---------------------------------------------------------------
 
 
@@ -460,6 +488,7 @@ def test_a_green_slower_by_its_empirical_latency_is_a_faulty_release(tmp_path, g
         (10, 0, 200, 0, 20),
         (1, 0, 100, 0, 1),
         (1, 100, 100, 1, 1),
+        (51, 99, 200, 51, 102),  # 50.49 rounds up to 51
     ],
 )
 def test_minimum_healthy_rounds_up_and_maximum_rounds_down(
