@@ -462,18 +462,31 @@ def test_a_leak_on_tasks_running_from_the_start_grows_from_the_start():
 
 
 def test_tasks_start_up_in_their_empirical_start_up_time(tmp_path):
+    # 7 s of start-up: provisioning (20 %, the model's share), then the image pull, from
+    # which Fargate bills, then RUNNING; the application answers 0.5 s later (app_start)
     (tmp_path / "startup.csv").write_text("startup_ms\n7000\n7000\n", encoding="utf-8")
     raw = {
         "duration": 30,
         "load": {"rps": 1},
-        "service": service(1, mean=0.01, startup=5),
-        "green": {"startup": {"distribution": "empirical", "file": str(tmp_path / "startup.csv")}},
+        "service": service(2, mean=0.01, startup=5),
+        "green": {
+            "startup": {"distribution": "empirical", "file": str(tmp_path / "startup.csv")},
+            "app_start": 0.5,
+        },
         "deployment": {"controller": "steps", "start": 0, "steps": [{"weight": 100, "pause": 60}]},
     }
     world = _started(raw)
+    world.env.run(until=3)
+    green = world.task_sets["green"]
+    assert [t.state for t in green.tasks] == ["PENDING", "PENDING"]
     world.env.run(until=10)
-    [green] = world.task_sets["green"].tasks
-    assert green.running_at == pytest.approx(7.0)
+    for task in green.tasks:
+        assert task.pulled_at == pytest.approx(1.4) and task.running_at == pytest.approx(7.0)
+        assert task.answers_from == pytest.approx(7.5)
+        assert world.dataplane.table.columns["ready_at"][task.id] == pytest.approx(7.5)
+    assert green.task_seconds(10.0) == pytest.approx(2 * 8.6)
+    # blue's tasks run (and are billed) from the start of the run
+    assert world.task_sets["blue"].task_seconds(10.0) == 2 * 10.0
 
 
 # -- task sets: limits and billing ---------------------------------------------------------------
