@@ -277,6 +277,21 @@ def test_a_weight_change_is_a_percentage_between_0_and_100():
     assert _events(world, "production traffic shifted")[-1][1] == "green 25% / blue 75%"
 
 
+@pytest.mark.parametrize("delay", [0.5, 3.0])
+def test_a_weight_change_takes_effect_after_the_listener_change_delay(delay):
+    raw = {"duration": 60, "load_balancer": {"listener_change_delay": delay}}
+    world = World(scenario_from_dict(raw), 1, False)
+    world.listener.set_green_weight(40.0, "step 1")
+    assert world.listener.green_weight == 0.0  # requested, not yet in force
+    world.env.run(until=delay * 0.99)
+    assert world.listener.green_weight == 0.0
+    world.env.run(until=delay * 1.01)
+    assert world.listener.green_weight == 40.0
+    [(requested, _)] = _events(world, "listener change requested")
+    [(shifted, _)] = _events(world, "production traffic shifted")
+    assert (requested, shifted) == (0.0, delay)
+
+
 # -- the fault fields a task carries ----------------------------------------------------------
 
 _FIELDS = (
@@ -425,6 +440,10 @@ def test_a_crash_fault_hits_the_tasks_running_when_it_starts_not_their_replaceme
     world.env.run(until=30)
     first, replacement = world.task_sets["green"].tasks
     assert first.state == "STOPPED" and first.stop_reason.startswith("crashed (fault #1")
+    crashed_at = first.running_at + 1  # the fault: 1 s after green runs
+    assert first.stopped_at == crashed_at
+    # billed from its pull to its crash: the one-minute minimum
+    assert world.task_sets["green"].task_seconds(30.0) == 60 + (30.0 - replacement.pulled_at)
     assert replacement.state == "RUNNING"
     assert first.faulty == 1.0 and replacement.faulty == 0.0
 
@@ -564,7 +583,8 @@ def _filled_store() -> MetricStore:
     Minute 0: blue answers 200 at 0.010 s, 0.020 s … 0.100 s (ten responses at 5 s), plus
     one 500 at 0.5 s and two 503s (rejected before a target was chosen); green answers one 200
     at 0.2 s. Minute 1: no request. Host counts, sampled each second over [0, 20): blue 2
-    healthy for 10 s, then 1 healthy and 1 unhealthy; green none.
+    healthy, then 1 healthy and 1 unhealthy from 5 s to 15 s (two runs of counts in each 10 s
+    bucket); green none.
     """
     store = MetricStore(600.0)
     latency = np.concatenate((np.arange(1, 11) / 100, [0.5, 0.0, 0.0, 0.2]))
@@ -573,7 +593,7 @@ def _filled_store() -> MetricStore:
     response = np.full(len(latency), 5.0) + latency
     store.add(response, status, revision, latency, hist_bucket(latency * 1000))
     for t in range(20):
-        blue = (2, 0) if t < 10 else (1, 1)
+        blue = (1, 1) if 5 <= t < 15 else (2, 0)
         store.sample_hosts(float(t), t + 1.0, [blue, (0, 0)])
     return store
 
