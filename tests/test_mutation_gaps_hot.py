@@ -583,8 +583,8 @@ def _filled_store() -> MetricStore:
     Minute 0: blue answers 200 at 0.010 s, 0.020 s … 0.100 s (ten responses at 5 s), plus
     one 500 at 0.5 s and two 503s (rejected before a target was chosen); green answers one 200
     at 0.2 s. Minute 1: no request. Host counts, sampled each second over [0, 20): blue 2
-    healthy, then 1 healthy and 1 unhealthy from 5 s to 15 s (two runs of counts in each 10 s
-    bucket); green none.
+    healthy for 5 s, 2 unhealthy for 3 s, then 1 and 1 (three runs of counts in the first 10 s
+    bucket, one in the second); green none.
     """
     store = MetricStore(600.0)
     latency = np.concatenate((np.arange(1, 11) / 100, [0.5, 0.0, 0.0, 0.2]))
@@ -592,9 +592,9 @@ def _filled_store() -> MetricStore:
     revision = np.array([BLUE] * 13 + [GREEN], np.int8)
     response = np.full(len(latency), 5.0) + latency
     store.add(response, status, revision, latency, hist_bucket(latency * 1000))
-    for t in range(20):
-        blue = (1, 1) if 5 <= t < 15 else (2, 0)
-        store.sample_hosts(float(t), t + 1.0, [blue, (0, 0)])
+    blue = [(2, 0)] * 5 + [(0, 2)] * 3 + [(1, 1)] * 12
+    for t, counts in enumerate(blue):
+        store.sample_hosts(float(t), t + 1.0, [counts, (0, 0)])
     return store
 
 
@@ -632,16 +632,16 @@ LB_, BLUE_TG, GREEN_TG = 0, 1, 2  # the dimensions
         ("TargetResponseTime", BLUE_TG, "p90", 0.10),  # the 10th of 11
         ("TargetResponseTime", LB_, "p90", 0.2),  # the 11th of 12: green's response counts
         # host counts: one sample a second; a percentile of them is their mean
-        ("HealthyHostCount", BLUE_TG, "Average", 1.5),
-        ("HealthyHostCount", BLUE_TG, "Minimum", 1.0),
+        ("HealthyHostCount", BLUE_TG, "Average", 1.1),
+        ("HealthyHostCount", BLUE_TG, "Minimum", 0.0),
         ("HealthyHostCount", BLUE_TG, "Maximum", 2.0),
         ("HealthyHostCount", BLUE_TG, "SampleCount", 20.0),
-        ("HealthyHostCount", BLUE_TG, "Sum", 30.0),
-        ("HealthyHostCount", BLUE_TG, "p90", 1.5),
-        ("UnHealthyHostCount", BLUE_TG, "Average", 0.5),
+        ("HealthyHostCount", BLUE_TG, "Sum", 22.0),
+        ("HealthyHostCount", BLUE_TG, "p90", 1.1),
+        ("UnHealthyHostCount", BLUE_TG, "Average", 0.9),
         ("UnHealthyHostCount", BLUE_TG, "Minimum", 0.0),
-        ("UnHealthyHostCount", BLUE_TG, "Maximum", 1.0),
-        ("UnHealthyHostCount", BLUE_TG, "p50", 0.5),
+        ("UnHealthyHostCount", BLUE_TG, "Maximum", 2.0),
+        ("UnHealthyHostCount", BLUE_TG, "p50", 0.9),
         ("HealthyHostCount", GREEN_TG, "Maximum", 0.0),  # sampled: zero, not missing
     ],
 )
@@ -704,10 +704,10 @@ def test_the_metrics_frame_lists_each_reported_datapoint_of_each_period():
             "blue",
             {"RequestCount": 11, "HTTPCode_Target_2XX_Count": 10, "HTTPCode_Target_5XX_Count": 1},
             {
-                ("HealthyHostCount", "Average"): 1.5,
-                ("HealthyHostCount", "Minimum"): 1.0,
-                ("UnHealthyHostCount", "Average"): 0.5,
-                ("UnHealthyHostCount", "Maximum"): 1.0,
+                ("HealthyHostCount", "Average"): 1.1,
+                ("HealthyHostCount", "Minimum"): 0.0,
+                ("UnHealthyHostCount", "Average"): 0.9,
+                ("UnHealthyHostCount", "Maximum"): 2.0,
             },
         ),
         (
@@ -739,3 +739,19 @@ def test_the_metrics_frame_lists_each_reported_datapoint_of_each_period():
     times = sorted(set(metrics_frame(_filled_store(), 120.0, period=30.0)["time_s"]))
     assert times == [0.0, 30.0, 60.0, 90.0]
     assert metrics_frame(MetricStore(60.0), 0.0).empty
+
+
+def test_the_store_grows_to_hold_any_time_written_or_read():
+    # a store made for 10 s (three 10 s buckets) takes samples and responses long after
+    store = MetricStore(10.0)
+    for t in (30.0, 500.0):  # the first lands just past the end of the arrays
+        store.sample_hosts(t, t + 1.0, [(3, 1), (0, 0)])
+    store.sample_hosts(501.0, 502.0, [(2, 0), (0, 0)])  # written by the next read
+    one = np.array([0.05])
+    ids = hist_bucket(one * 1000)
+    store.add(np.array([1000.0]), np.array([200], np.int16), np.array([BLUE], np.int8), one, ids)
+    assert store.datapoint("HealthyHostCount", BLUE_TG, "Maximum", 30.0, 40.0) == 3.0
+    assert store.datapoint("HealthyHostCount", BLUE_TG, "Average", 500.0, 510.0) == 2.5
+    assert store.datapoint("RequestCount", BLUE_TG, "Sum", 1000.0, 1010.0) == 1.0
+    assert store.datapoint("RequestCount", BLUE_TG, "Sum", 5000.0, 5060.0) == 0.0  # nothing yet
+    assert store.datapoint("RequestCount", BLUE_TG, "Sum", -60.0, 0.0) is None  # before the run
