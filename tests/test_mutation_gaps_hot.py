@@ -546,6 +546,52 @@ def test_minimum_healthy_rounds_up_and_maximum_rounds_down(
     assert task_set.replacement == "replace_first"  # the ECS way, for a service alone
 
 
+def _blue(tasks: int, minimum: int, maximum: int) -> TaskSet:
+    """Blue's task set, running and healthy, in a world that is not run (ECS: replace first)."""
+    svc = service(
+        tasks, mean=0.01, startup=5, minimum_healthy_percent=minimum, maximum_percent=maximum
+    )
+    world = World(scenario_from_dict({"duration": 60, "service": svc}), 1, False)
+    return world.task_sets["blue"]
+
+
+def _unhealthy(task_set: TaskSet, task) -> None:
+    task.health = "unhealthy"
+    task_set.replace_unhealthy(task)
+
+
+def test_ecs_replaces_an_unhealthy_task_first_and_stops_it_once_the_replacement_is_healthy():
+    blue = _blue(2, 50, 150)  # room for one more task
+    one, two = blue.tasks
+    _unhealthy(blue, one)
+    three = blue.tasks[-1]
+    assert len(blue.tasks) == 3 and three.state == "PROVISIONING"
+    assert one.state == "RUNNING"  # kept until its replacement is healthy
+    three.state = "RUNNING"
+    three.health = "initial"  # registered, not yet healthy
+    blue.reconcile()
+    assert one.state == "RUNNING"
+    three.health = "healthy"
+    blue.reconcile()
+    assert one.state == "DRAINING" and one.stop_reason == "unhealthy: failed ELB health checks"
+    assert two.state == three.state == "RUNNING" and len(blue.tasks) == 3  # no second start
+
+
+def test_without_room_ecs_stops_unhealthy_tasks_first_while_the_minimum_stays_healthy():
+    blue = _blue(2, 50, 100)  # no room to start a replacement; one task must stay
+    one, two = blue.tasks
+    _unhealthy(blue, one)
+    assert len(blue.tasks) == 2 and one.state == "DRAINING"  # the minimum, 1, remains
+    blue = _blue(2, 50, 150)  # room for one more task, already taken by one's replacement
+    one, two = blue.tasks
+    _unhealthy(blue, one)
+    one.health = "healthy"  # marked for replacement, then passing its checks again
+    _unhealthy(blue, two)
+    # no room for two's replacement: of the two marked, the unhealthy one goes first, and
+    # only one, so that the minimum (1) stays
+    assert [t.state for t in blue.tasks] == ["RUNNING", "DRAINING", "PROVISIONING"]
+
+
 def _billed(end: float, *tasks: tuple[float | None, float | None]) -> float:
     """Billed seconds up to ``end`` of tasks given as (pulled_at, stopped_at)."""
     fake = SimpleNamespace(
