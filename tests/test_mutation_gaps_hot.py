@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import service
+from conftest import constant, service
 
 from bluegreen_sim.aws.alb import HealthChecker
 from bluegreen_sim.aws.fargate import Task, TaskSet
@@ -387,6 +387,78 @@ def test_faults_in_force_combine_on_each_task_and_end_cleanly():
     assert green.state == "RUNNING"
     assert _fields(green) == pytest.approx(first)
     assert _fields(blue) == quiet
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        _fault("latency", 0, multiply=3),
+        _fault("latency", 0, add=0.02),
+        _fault("slow_leak", 0, growth=0.6),  # +10 ms per second of age
+    ],
+    ids=["multiply", "add", "leak"],
+)
+def test_a_latency_fault_alone_slows_every_response(fault):
+    # blue answers in 10 ms exactly; under the fault no response of the second minute is
+    # as fast (a fault that sets one latency field only must still reach the data plane)
+    raw = {
+        "duration": 120,
+        "load": {"rps": 5},
+        "service": {"tasks": 2, "latency": constant(0.01), "startup": constant(5)},
+        "faults": [dict(fault, revision="blue")],
+    }
+    world = _world(raw)
+    fastest = world.metrics.datapoint("TargetResponseTime", BLUE_TG, "Minimum", 60.0, 120.0)
+    assert fastest >= 0.03 - 1e-9
+
+
+@pytest.mark.parametrize(("utilisation", "errors"), [(0.1, True), (0.9, False)])
+def test_a_load_dependent_fault_fails_requests_only_above_its_utilisation(utilisation, errors):
+    # one task busy 25 % of the time (5 requests a second of 50 ms)
+    raw = {
+        "duration": 60,
+        "load": {"rps": 5},
+        "service": {
+            "tasks": 1,
+            "latency": constant(0.05),
+            "startup": constant(5),
+            "concurrency": 1,
+        },
+        "faults": [
+            _fault("load_dependent", 0, revision="blue", error_rate=1.0, utilisation=utilisation)
+        ],
+    }
+    world = _world(raw)
+    failed = world.metrics.datapoint("HTTPCode_Target_5XX_Count", BLUE_TG, "Sum", 0.0, 60.0)
+    assert (failed is not None and failed > 100) is errors
+
+
+def test_a_load_dependent_fault_reads_the_utilisation_of_each_window():
+    # 2 requests a second of 50 ms (10 % busy), 30 a second from 20 s to 25 s (150 %): the
+    # burst's seconds are over the 50 % threshold, though the minute as a whole is not
+    raw = {
+        "duration": 60,
+        "load": {
+            "rps": 2,
+            "pattern": "step",
+            "steps": [{"at": 20, "rps": 30}, {"at": 25, "rps": 2}],
+            "arrivals": "uniform",
+        },
+        "service": {
+            "tasks": 1,
+            "latency": constant(0.05),
+            "startup": constant(5),
+            "concurrency": 1,
+        },
+        "faults": [_fault("load_dependent", 0, revision="blue", error_rate=1.0, utilisation=0.5)],
+    }
+    world = _world(raw)
+    failed = [
+        world.metrics.datapoint("HTTPCode_Target_5XX_Count", BLUE_TG, "Sum", t, t + 10.0)
+        for t in (0.0, 10.0, 20.0, 30.0, 40.0, 50.0)
+    ]
+    assert failed[0] is failed[1] is None and failed[3] is failed[4] is failed[5] is None
+    assert failed[2] >= 100  # the burst: 5 s of 30 requests
 
 
 @pytest.mark.parametrize("green_error_rate", [0.0, 0.01])
