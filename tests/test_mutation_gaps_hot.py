@@ -873,3 +873,25 @@ def test_the_store_grows_to_hold_any_time_written_or_read():
     assert store.datapoint("RequestCount", BLUE_TG, "Sum", 1000.0, 1010.0) == 1.0
     assert store.datapoint("RequestCount", BLUE_TG, "Sum", 5000.0, 5060.0) == 0.0  # nothing yet
     assert store.datapoint("RequestCount", BLUE_TG, "Sum", -60.0, 0.0) is None  # before the run
+
+
+def test_a_histogram_counts_every_batch_in_its_range_whatever_the_order_they_came_in():
+    # Records normally arrive in time order, and a histogram then skips those before its
+    # range by bisection; once one comes out of order (starting earlier, or ending before
+    # the one before it) every later read must look at all of them.
+    store = MetricStore(200.0)
+    expected = np.zeros(14, int)
+    for buckets in ([5, 6, 7, 8], [6], [0, 1], [2, 3], [10, 11], [12]):
+        n = len(buckets)
+        latency = np.full(n, 0.1)
+        store.add(
+            np.array(buckets) * 10.0 + 5.0,
+            np.full(n, 200, np.int16),
+            np.full(n, BLUE, np.int8),
+            latency,
+            hist_bucket(latency * 1000),
+        )
+        expected[buckets] += 1
+        for b0 in range(14):
+            for b1 in range(b0 + 1, 15):
+                assert store.histogram(LB_, b0, b1).sum() == expected[b0:b1].sum(), (b0, b1)
