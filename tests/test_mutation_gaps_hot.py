@@ -883,7 +883,7 @@ def test_a_histogram_counts_every_batch_in_its_range_whatever_the_order_they_cam
     expected = np.zeros(14, int)
     for buckets in ([5, 6, 7, 8], [6], [0, 1], [2, 3], [10, 11], [12]):
         n = len(buckets)
-        latency = np.full(n, 0.1)
+        latency = np.full(n, 1e-5)  # 10 µs: the lowest latency bucket, id 1
         store.add(
             np.array(buckets) * 10.0 + 5.0,
             np.full(n, 200, np.int16),
