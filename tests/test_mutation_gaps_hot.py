@@ -869,6 +869,7 @@ def test_the_store_grows_to_hold_any_time_written_or_read():
     ids = hist_bucket(one * 1000)
     store.add(np.array([1000.0]), np.array([200], np.int16), np.array([BLUE], np.int8), one, ids)
     assert store.datapoint("HealthyHostCount", BLUE_TG, "Maximum", 30.0, 40.0) == 3.0
+    assert store.datapoint("UnHealthyHostCount", BLUE_TG, "Minimum", 30.0, 40.0) == 1.0
     assert store.datapoint("HealthyHostCount", BLUE_TG, "Average", 500.0, 510.0) == 2.5
     assert store.datapoint("RequestCount", BLUE_TG, "Sum", 1000.0, 1010.0) == 1.0
     assert store.datapoint("RequestCount", BLUE_TG, "Sum", 5000.0, 5060.0) == 0.0  # nothing yet
@@ -895,3 +896,5 @@ def test_a_histogram_counts_every_batch_in_its_range_whatever_the_order_they_cam
         for b0 in range(14):
             for b1 in range(b0 + 1, 15):
                 assert store.histogram(LB_, b0, b1).sum() == expected[b0:b1].sum(), (b0, b1)
+                assert store.histogram(BLUE_TG, b0, b1).sum() == expected[b0:b1].sum()
+                assert store.histogram(GREEN_TG, b0, b1).sum() == 0
