@@ -856,6 +856,9 @@ def test_the_metrics_frame_lists_each_reported_datapoint_of_each_period():
     # periods cover [0, end): a shorter period gives more rows, none at ``end`` itself
     times = sorted(set(metrics_frame(_filled_store(), 120.0, period=30.0)["time_s"]))
     assert times == [0.0, 30.0, 60.0, 90.0]
+    # a run that ends within a period reports that last, partial period
+    times = sorted(set(metrics_frame(_filled_store(), 90.5, period=30.0)["time_s"]))
+    assert times == [0.0, 30.0, 60.0, 90.0]
     assert metrics_frame(MetricStore(60.0), 0.0).empty
 
 
