@@ -59,6 +59,17 @@ LB_5XX = {
 QUIET = {**GREEN_5XX, "name": "quiet", "threshold": 1e9}
 # Green's 5XX count again: trips with green-5xx, so two alarms are in ALARM at once.
 GREEN_ERRORS = {**GREEN_5XX, "name": "green-errors"}
+# Blue's request count over a minute above -1: in ALARM from its first evaluation on.
+BLUE_BUSY = {
+    "name": "blue-busy",
+    "metric": "RequestCount",
+    "target_group": "blue",
+    "statistic": "Sum",
+    "period": "60s",
+    "evaluation_periods": 1,
+    "threshold": -1,
+    "comparison": "GreaterThanThreshold",
+}
 BAD_GREEN = {"kind": "error_rate", "revision": "green", "error_rate": 0.5}
 
 
@@ -206,6 +217,32 @@ CASES: dict[str, dict[str, Any]] = {
         duration="5m",
         alarms=[GREEN_5XX, GREEN_ERRORS],
         faults=[BAD_GREEN],
+    ),
+    # ECS linear: two alarms already in ALARM when the deployment starts are not monitored
+    # (AWS: an alarm in ALARM at the start is ignored for the deployment), which succeeds.
+    "ecs-alarms-in-alarm-at-start": _world(
+        {
+            "controller": "ecs",
+            "start": "90s",
+            "strategy": "LINEAR",
+            "linear": {"step_percent": 50, "step_bake_time": "30s"},
+            "alarms": ["blue-busy", "blue-busier"],
+        },
+        duration="4m",
+        alarms=[BLUE_BUSY, {**BLUE_BUSY, "name": "blue-busier"}],
+    ),
+    # ECS blue/green, a slow-starting green (its application answers 90 s after the task runs)
+    # and a 2-minute health-check grace period: ECS ignores the failing checks until the grace
+    # period ends, by when green is healthy.
+    "ecs-grace-period": _world(
+        {"controller": "ecs", "circuit_breaker": {"enable": False}},
+        duration="5m",
+        green={"app_start": "90s"},
+        service={**service(2, mean=0.01, startup=20), "health_check_grace_period": "120s"},
+        load_balancer={
+            "deregistration_delay": "5s",
+            "health_check": health_checks(10, healthy_threshold=3, unhealthy_threshold=2),
+        },
     ),
     # ECS blue/green: green's tasks crash before they are healthy; the circuit breaker rolls back.
     "ecs-circuit-breaker": _world(
