@@ -125,6 +125,19 @@ CASES: dict[str, dict[str, Any]] = {
         duration="3m",
         test_listener=False,
     ),
+    # CodeDeploy, all at once, behind a listener whose changes take 5 s to apply and a target
+    # group with a 30-s slow start: green's targets ramp up as they turn healthy.
+    "codedeploy-slow-start-listener-delay": _world(
+        {"controller": "codedeploy", "config": "CodeDeployDefault.ECSAllAtOnce"},
+        duration="3m",
+        test_listener=False,
+        load_balancer={
+            "deregistration_delay": "5s",
+            "slow_start": "30s",
+            "listener_change_delay": "5s",
+            "health_check": health_checks(10, healthy_threshold=2),
+        },
+    ),
     # CodeDeploy, linear 50 % a minute, a bad green: the alarm rolls back during AllowTraffic,
     # green's share moved back at once.
     "codedeploy-linear-alarm-rollback": _world(
