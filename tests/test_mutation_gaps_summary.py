@@ -232,3 +232,31 @@ def test_a_revision_that_served_without_failing_has_an_error_rate_of_zero_not_no
     assert s["outcome"] == "SUCCEEDED"
     assert s["requests_blue"] > 0 and s["requests_green"] > 0 and s["requests_failed"] == 0
     assert s["error_rate_blue"] == 0.0 and s["error_rate_green"] == 0.0
+
+
+def _clients_run(start: float) -> dict:
+    sc = scenario_from_dict(
+        {
+            "duration": 240,
+            "load": {"rps": 10, "clients": 40},
+            "service": service(2, mean=0.01, startup=10, error_rate=0.05),
+            "load_balancer": {"health_check": health_checks(10, healthy_threshold=2)},
+            "deployment": {"controller": "steps", "start": start, "steps": [{"weight": 100}]},
+        }
+    )
+    return simulate(sc, seed=4).summary
+
+
+def test_every_client_reaches_green_once_green_takes_all_traffic_and_none_before():
+    s = _clients_run(start=30)  # green takes all traffic at about a minute, for three minutes
+    assert s["requests_green"] > 0
+    # 40 clients sending 10 requests a second between them: each sends green dozens
+    assert s["clients_reached_green"] == 40
+    assert _clients_run(start=230)["clients_reached_green"] == 0  # green is not ready by 240 s
+
+
+def test_blues_error_rate_is_reported_when_green_served_nothing():
+    s = _clients_run(start=230)  # green cannot be healthy (10 s + 2 checks) before 240 s
+    assert s["requests_green"] == 0 and s["requests_blue"] > 0
+    assert s["error_rate_blue"] == s["requests_failed_blue"] / s["requests_blue"]
+    assert s["error_rate_green"] is None
