@@ -718,3 +718,31 @@ def test_a_codedeploy_install_fails_at_its_timeout_itself():
 def test_a_codedeploy_deployment_starts_by_naming_its_configuration(deployment, text):
     result = _run({"controller": "codedeploy", **deployment}, duration="40s")
     assert _events(result, "codedeploy")[0][1:] == ("deployment started", text)
+
+
+def test_a_probe_before_the_test_traffic_shift_meets_blue_and_one_after_it_meets_green():
+    # Green fails 90 % of requests. ECS routes the test listener to green only at
+    # TEST_TRAFFIC_SHIFT: a probe at POST_SCALE_UP still meets blue and passes; the same probe
+    # at TEST_TRAFFIC_SHIFT meets green and fails the deployment.
+    probe = {"kind": "probe", "requests": 20, "rate": 10, "max_error_rate": 0.05}
+    raw = {
+        "duration": "4m",
+        "load": {"rps": 4},
+        "service": service(2, mean=0.01, startup=20),
+        "green": {"error_rate": 0.9},
+        "load_balancer": {
+            "test_listener": True,
+            "deregistration_delay": "5s",
+            "health_check": health_checks(10, healthy_threshold=2),
+        },
+        "deployment": {
+            "controller": "ecs",
+            "start": "30s",
+            "hooks": {"POST_SCALE_UP": probe, "TEST_TRAFFIC_SHIFT": probe},
+        },
+    }
+    result = simulate(scenario_from_dict(raw), seed=1)
+    hooks = {e: d for _, e, d in _events(result, "hook")}
+    assert "(0 reached green)" in hooks["POST_SCALE_UP succeeded"]
+    assert "(20 reached green)" in hooks["TEST_TRAFFIC_SHIFT failed"]
+    assert result.summary["outcome"] == "ROLLED_BACK"
