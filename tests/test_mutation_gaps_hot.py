@@ -901,3 +901,17 @@ def test_a_histogram_counts_every_batch_in_its_range_whatever_the_order_they_cam
                 assert store.histogram(LB_, b0, b1).sum() == expected[b0:b1].sum(), (b0, b1)
                 assert store.histogram(BLUE_TG, b0, b1).sum() == expected[b0:b1].sum()
                 assert store.histogram(GREEN_TG, b0, b1).sum() == 0
+
+
+def test_an_overload_fault_keeps_windows_one_by_one_whatever_faults_join_it():
+    # Utilisation is measured per window, so while any task carries an overload fault the data
+    # plane serves each window on its own; another fault set on a task afterwards (an error
+    # rate, a latency) must not switch that off.
+    world = World(scenario_from_dict({"duration": 60}), 1, False)
+    blue = world.task_sets["blue"]
+    first, second = blue.tasks[0], blue.tasks[1]
+    assert not world.dataplane.table.overload_faults
+    first.overload_error_rate = 0.5
+    second.extra_error_rate = 0.1
+    second.latency_add = 0.2
+    assert world.dataplane.table.overload_faults  # DataPlane._serve_now reads this switch
