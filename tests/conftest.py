@@ -62,6 +62,27 @@ def service(tasks: int, *, mean: float, startup: float, **more: Any) -> dict[str
     return {"tasks": tasks, "latency": exponential(mean), "startup": constant(startup), **more}
 
 
+def five_xx_alarm(
+    name: str, *, threshold: float, target_group: str | None = None, **more: Any
+) -> dict[str, Any]:
+    """An alarm on the 5XX count of one target group (or, without ``target_group``, the load
+    balancer's): the Sum over one minute above ``threshold``, missing data not breaching;
+    ``more`` adds or replaces fields."""
+    alarm = {"name": name, "metric": "HTTPCode_Target_5XX_Count"}
+    if target_group is not None:
+        alarm["target_group"] = target_group
+    return {
+        **alarm,
+        "statistic": "Sum",
+        "period": "60s",
+        "evaluation_periods": 1,
+        "threshold": threshold,
+        "comparison": "GreaterThanThreshold",
+        "treat_missing_data": "notBreaching",
+        **more,
+    }
+
+
 def health_checks(interval: float, *, timeout: float = 2, **more: Any) -> dict[str, Any]:
     """``load_balancer.health_check`` probing every ``interval`` seconds (timeout 2 s by
     default); ``more`` adds fields (healthy_threshold, initial_checks...)."""

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import five_xx_alarm
 
 from bluegreen_sim.aws.controllers import CONTROLLERS
 from bluegreen_sim.aws.controllers.codedeploy import CodeDeployDeployment, shift_schedule
@@ -83,17 +84,7 @@ BASE: dict[str, Any] = {
     },
 }
 
-GREEN_5XX = {
-    "name": "green-5xx",
-    "metric": "HTTPCode_Target_5XX_Count",
-    "target_group": "green",
-    "statistic": "Sum",
-    "period": "60s",
-    "evaluation_periods": 1,
-    "threshold": 5,
-    "comparison": "GreaterThanThreshold",
-    "treat_missing_data": "notBreaching",
-}
+GREEN_5XX = five_xx_alarm("green-5xx", target_group="green", threshold=5)
 BOTH = ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
 
 

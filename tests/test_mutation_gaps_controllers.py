@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import health_checks, service
+from conftest import five_xx_alarm, health_checks, service
 
 from bluegreen_sim import simulate
 from bluegreen_sim.aws.controllers.codedeploy import shift_schedule
@@ -161,17 +161,7 @@ def test_a_codedeploy_interval_may_be_zero_or_under_a_second(interval):
 
 # -- end to end: small deployments ---------------------------------------------------------
 
-GREEN_5XX = {
-    "name": "green-5xx",
-    "metric": "HTTPCode_Target_5XX_Count",
-    "target_group": "green",
-    "statistic": "Sum",
-    "period": "60s",
-    "evaluation_periods": 1,
-    "threshold": 5,
-    "comparison": "GreaterThanThreshold",
-    "treat_missing_data": "notBreaching",
-}
+GREEN_5XX = five_xx_alarm("green-5xx", target_group="green", threshold=5)
 # Always in ALARM from its first evaluation (60 s) on: blue serves far fewer requests.
 ALWAYS_ALARM = {
     "name": "always",

@@ -12,7 +12,7 @@ tasks, constant start-up, a few simulated minutes).
 from __future__ import annotations
 
 import pytest
-from conftest import health_checks, service
+from conftest import five_xx_alarm, health_checks, service
 
 from bluegreen_sim import simulate
 from bluegreen_sim.aws.controllers.rolling import rolling_bounds
@@ -49,16 +49,7 @@ def _rolling(tasks=2, minimum=100, maximum=200, *, startup=20, delay=5, duration
 
 # Any 5XX in a minute puts it in ALARM: a green answering 50 % errors trips it at the first
 # minute's end after it is in service.
-ANY_5XX = {
-    "name": "any-5xx",
-    "metric": "HTTPCode_Target_5XX_Count",
-    "statistic": "Sum",
-    "period": "60s",
-    "evaluation_periods": 1,
-    "threshold": 0,
-    "comparison": "GreaterThanThreshold",
-    "treat_missing_data": "notBreaching",
-}
+ANY_5XX = five_xx_alarm("any-5xx", threshold=0)
 
 
 def _rolled_back(**extra):

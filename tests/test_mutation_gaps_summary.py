@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SUMMARY_CONTRACT_KEYS, health_checks, service
+from conftest import SUMMARY_CONTRACT_KEYS, five_xx_alarm, health_checks, service
 
 from bluegreen_sim.aws.statistics import hist_counts, hist_percentile
 from bluegreen_sim.engine.recorder import STATUSES
@@ -56,17 +56,7 @@ def _raw(*, rps=40, duration=600, deployment=None, **extra):
 
 def _bad_green_rolled_back(**extra):
     """A steps deployment to a green that fails 20 % (blue 2 %), caught by a 5xx alarm."""
-    alarm = {
-        "name": "green-5xx",
-        "metric": "HTTPCode_Target_5XX_Count",
-        "target_group": "green",
-        "statistic": "Sum",
-        "period": 60,
-        "evaluation_periods": 1,
-        "threshold": 5,
-        "comparison": "GreaterThanThreshold",
-        "treat_missing_data": "notBreaching",
-    }
+    alarm = five_xx_alarm("green-5xx", target_group="green", threshold=5)
     raw = _raw(
         deployment={
             "controller": "steps",

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import health_checks, service
+from conftest import five_xx_alarm, health_checks, service
 
 from bluegreen_sim import simulate
 from bluegreen_sim.engine.simulation import STREAMS, Streams, World
@@ -410,17 +410,7 @@ def test_a_run_without_requests_has_an_empty_requests_frame_with_its_columns():
 
 # -- CodeDeploy: Install's end, and a deployment stopped by an alarm -----------------------
 
-GREEN_5XX = {
-    "name": "green-5xx",
-    "metric": "HTTPCode_Target_5XX_Count",
-    "target_group": "green",
-    "statistic": "Sum",
-    "period": "60s",
-    "evaluation_periods": 1,
-    "threshold": 5,
-    "comparison": "GreaterThanThreshold",
-    "treat_missing_data": "notBreaching",
-}
+GREEN_5XX = five_xx_alarm("green-5xx", target_group="green", threshold=5)
 
 
 def _codedeploy(deployment: dict, *, startup: float = 10, **extra):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import health_checks, service
+from conftest import five_xx_alarm, health_checks, service
 
 from bluegreen_sim import simulate
 from bluegreen_sim.scenario import scenario_from_dict
@@ -33,28 +33,9 @@ UPDATE = os.environ.get("BLUEGREEN_UPDATE_NARRATIVE") == "1"
 # -- the worlds -------------------------------------------------------------------------------
 
 # Green's 5XX count over a minute: trips after a minute of a bad green serving traffic.
-GREEN_5XX = {
-    "name": "green-5xx",
-    "metric": "HTTPCode_Target_5XX_Count",
-    "target_group": "green",
-    "statistic": "Sum",
-    "period": "60s",
-    "evaluation_periods": 1,
-    "threshold": 3,
-    "comparison": "GreaterThanThreshold",
-    "treat_missing_data": "notBreaching",
-}
+GREEN_5XX = five_xx_alarm("green-5xx", target_group="green", threshold=3)
 # The one target group's 5XX count (a rolling update has no green target group).
-LB_5XX = {
-    "name": "lb-5xx",
-    "metric": "HTTPCode_Target_5XX_Count",
-    "statistic": "Sum",
-    "period": "60s",
-    "evaluation_periods": 1,
-    "threshold": 3,
-    "comparison": "GreaterThanThreshold",
-    "treat_missing_data": "notBreaching",
-}
+LB_5XX = five_xx_alarm("lb-5xx", threshold=3)
 # Never in ALARM: its name still appears where the deployment lists what it watches.
 QUIET = {**GREEN_5XX, "name": "quiet", "threshold": 1e9}
 # Green's 5XX count again: trips with green-5xx, so two alarms are in ALARM at once.
